@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Hark: offline speech transcription. One module per stage the audio passes through:
+/// audio → features → model (weights + network) → decoding → transcription → CLI.
+let package = Package(
+    name: "Hark",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "hark", targets: ["hark"]),
+        .library(name: "HarkTranscription", targets: ["HarkTranscription"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian, through pkg-config.
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile",
+                       providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CFFTW3", pkgConfig: "fftw3f",
+                       providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CSoxr", pkgConfig: "soxr",
+                       providers: [.apt(["libsoxr-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        // Our own numeric kernels in C (AVX2 with a portable fallback).
+        .target(name: "CHarkKernels",
+                cSettings: [.unsafeFlags(["-O3"])]),
+
+        // Pipeline stages.
+        .target(name: "HarkAudio", dependencies: ["CSndFile", "CSoxr"]),
+        .target(name: "HarkFeatures", dependencies: ["CFFTW3", "HarkAudio"]),
+        .target(name: "HarkTokenizer"),
+        .target(name: "HarkModel", dependencies: ["COpenBLAS", "CHarkKernels"]),
+        .target(name: "HarkDecoding", dependencies: ["HarkModel", "HarkTokenizer"]),
+        .target(name: "HarkTranscription",
+                dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding"]),
+        .target(name: "HarkCLI", dependencies: [
+            "HarkTranscription",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "hark", dependencies: ["HarkCLI"]),
+
+        .testTarget(name: "HarkAudioTests", dependencies: ["HarkAudio"]),
+        .testTarget(name: "HarkFeaturesTests", dependencies: ["HarkFeatures", "HarkAudio"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "HarkTokenizerTests", dependencies: ["HarkTokenizer"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "HarkModelTests", dependencies: ["HarkModel"]),
+        .testTarget(name: "HarkTranscriptionTests", dependencies: ["HarkTranscription"]),
+        .testTarget(name: "HarkCLITests", dependencies: ["HarkCLI"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
