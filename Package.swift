@@ -41,14 +41,17 @@ let package = Package(
         ]),
         .executableTarget(name: "hark", dependencies: ["HarkCLI"]),
 
-        .testTarget(name: "HarkAudioTests", dependencies: ["HarkAudio"]),
-        .testTarget(name: "HarkFeaturesTests", dependencies: ["HarkFeatures", "HarkAudio"],
+        // Shared test helpers: locating the repository, its samples and models; writing WAV files.
+        .target(name: "HarkTestSupport", path: "Tests/HarkTestSupport"),
+        .testTarget(name: "HarkAudioTests", dependencies: ["HarkAudio", "HarkTestSupport"]),
+        .testTarget(name: "HarkFeaturesTests", dependencies: ["HarkFeatures", "HarkAudio", "HarkTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarkTokenizerTests", dependencies: ["HarkTokenizer"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "HarkModelTests", dependencies: ["HarkModel"]),
-        .testTarget(name: "HarkTranscriptionTests", dependencies: ["HarkTranscription"]),
-        .testTarget(name: "HarkCLITests", dependencies: ["HarkCLI"]),
+        .testTarget(name: "HarkModelTests", dependencies: ["HarkModel", "HarkFeatures", "HarkTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "HarkTranscriptionTests", dependencies: ["HarkTranscription", "HarkTestSupport"]),
+        .testTarget(name: "HarkCLITests", dependencies: ["HarkCLI", "HarkTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
