@@ -1,0 +1,126 @@
+import COpenBLAS
+import Foundation
+
+/// 32-bit float building blocks of the network: matrix products through OpenBLAS, and the
+/// element-wise operations (LayerNorm, GELU, softmax) in plain loops over buffer pointers.
+enum FloatKernels {
+    /// `c[m][n] = alpha · a[m][k] · b[n][k]ᵀ + beta · c` (row-major, `b` stored as `[n][k]`),
+    /// with leading dimensions for working on column slices.
+    static func gemmTransposedB(m: Int, n: Int, k: Int, alpha: Float = 1,
+                                a: UnsafePointer<Float>, lda: Int,
+                                b: UnsafePointer<Float>, ldb: Int,
+                                beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// `c[m][n] = a[m][k] · b[k][n] + beta · c` (row-major).
+    static func gemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                     b: UnsafePointer<Float>, ldb: Int,
+                     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// LayerNorm over each row of `rows × width`, epsilon 1e-5, in place into `output`.
+    static func layerNorm(_ input: UnsafePointer<Float>, rows: Int, width: Int,
+                          gamma: [Float], beta: [Float], output: UnsafeMutablePointer<Float>) {
+        gamma.withUnsafeBufferPointer { g in
+            beta.withUnsafeBufferPointer { b in
+                for row in 0..<rows {
+                    let x = input + row * width
+                    let y = output + row * width
+                    var mean: Float = 0
+                    for i in 0..<width { mean += x[i] }
+                    mean /= Float(width)
+                    var variance: Float = 0
+                    for i in 0..<width { let d = x[i] - mean; variance += d * d }
+                    variance /= Float(width)
+                    let inverse = 1 / (variance + 1e-5).squareRoot()
+                    for i in 0..<width { y[i] = (x[i] - mean) * inverse * g[i] + b[i] }
+                }
+            }
+        }
+    }
+
+    /// GELU, erf form (Whisper's), in place.
+    static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        let inverseSqrt2: Float = 0.70710678118654752
+        for i in 0..<count {
+            let v = x[i]
+            x[i] = 0.5 * v * (1 + erff(v * inverseSqrt2))
+        }
+    }
+
+    /// Adds a row vector to every row of `rows × width`.
+    static func addRow(_ bias: [Float], to x: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        bias.withUnsafeBufferPointer { b in
+            for row in 0..<rows {
+                let y = x + row * width
+                for i in 0..<width { y[i] += b[i] }
+            }
+        }
+    }
+
+    /// Softmax over the first `valid` entries of each row (the rest set to 0), in place.
+    static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, valid: (Int) -> Int) {
+        for row in 0..<rows {
+            let y = x + row * width
+            let n = valid(row)
+            var maximum = -Float.infinity
+            for i in 0..<n { maximum = max(maximum, y[i]) }
+            var sum: Float = 0
+            for i in 0..<n { let e = expf(y[i] - maximum); y[i] = e; sum += e }
+            let inverse = 1 / sum
+            for i in 0..<n { y[i] *= inverse }
+            for i in n..<width { y[i] = 0 }
+        }
+    }
+}
+
+/// A linear layer `y = x Wᵀ + b` with `W` stored `[out][in]`.
+struct Linear: Sendable {
+    let weight: [Float]
+    let bias: [Float]?
+    let inputs: Int
+    let outputs: Int
+
+    /// Applies the layer to `rows` input rows; returns `rows × outputs`.
+    func callAsFunction(_ x: UnsafePointer<Float>, rows: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: rows * outputs)
+        y.withUnsafeMutableBufferPointer { out in
+            guard let c = out.baseAddress else { return }
+            weight.withUnsafeBufferPointer { w in
+                guard let b = w.baseAddress else { return }
+                FloatKernels.gemmTransposedB(m: rows, n: outputs, k: inputs, a: x, lda: inputs,
+                                             b: b, ldb: inputs, c: c, ldc: outputs)
+            }
+            if let bias { FloatKernels.addRow(bias, to: c, rows: rows, width: outputs) }
+        }
+        return y
+    }
+
+    func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
+        x.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return [] }
+            return self(base, rows: rows)
+        }
+    }
+}
+
+/// LayerNorm parameters.
+struct LayerNorm: Sendable {
+    let gamma: [Float]
+    let beta: [Float]
+
+    func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { input in
+            y.withUnsafeMutableBufferPointer { output in
+                guard let i = input.baseAddress, let o = output.baseAddress else { return }
+                FloatKernels.layerNorm(i, rows: rows, width: gamma.count, gamma: gamma, beta: beta, output: o)
+            }
+        }
+        return y
+    }
+}

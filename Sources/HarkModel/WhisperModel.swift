@@ -1,0 +1,309 @@
+import Foundation
+
+/// A Whisper network loaded from a CTranslate2 model directory, run in 32-bit float.
+///
+/// The model is immutable and shared: encode a window with ``encode(_:)``, make a
+/// ``DecoderState`` for it, then call ``decode(_:state:logitRows:)`` step by step.
+public final class WhisperModel: Sendable {
+    /// The model's dimensions.
+    public let dimensions: WhisperDimensions
+    /// The directory it was loaded from.
+    public let directory: URL
+    /// The size of `model.bin` in bytes.
+    public let fileSize: Int
+    let weights: WhisperWeights
+
+    /// Loads `model.bin` from a model directory.
+    public init(directory: URL) throws(ModelError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .missingFile(path: directory.path)
+        }
+        let file = try CTranslate2File(path: directory.appendingPathComponent("model.bin").path)
+        weights = try WhisperWeights(file: file)
+        dimensions = weights.dimensions
+        fileSize = file.byteCount
+        self.directory = directory
+    }
+
+    // MARK: Encoder
+
+    /// Runs the encoder on one mel-major window (`melCount × 3000`); returns
+    /// `audioContext × modelWidth` (1500 × d).
+    public func encode(_ mel: [Float]) -> [Float] {
+        let d = dimensions.modelWidth
+        let frames = mel.count / dimensions.melCount
+        // conv1: kernel 3, stride 1, padding 1, over time; then GELU.
+        var x = convolve(weights.conv1, input: mel, channels: dimensions.melCount, length: frames,
+                         channelMajor: true, stride: 1)
+        // conv2: kernel 3, stride 2, padding 1; then GELU.
+        x = convolve(weights.conv2, input: x, channels: d, length: frames, channelMajor: false, stride: 2)
+        let positions = x.count / d
+        for i in 0..<min(x.count, weights.encoderPositions.count) { x[i] += weights.encoderPositions[i] }
+        for layer in weights.encoderLayers {
+            let h = layer.attentionNorm(x, rows: positions)
+            let qkv = layer.qkv(h, rows: positions)
+            let attended = selfAttention(qkv: qkv, rows: positions, heads: dimensions.encoderHeads)
+            add(layer.attentionOut(attended, rows: positions), to: &x)
+            feedForward(layer.ffnNorm, layer.ffnIn, layer.ffnOut, x: &x, rows: positions)
+        }
+        return weights.encoderNorm(x, rows: positions)
+    }
+
+    /// A 1-D convolution (kernel 3, padding 1) as one matrix product over im2col windows,
+    /// followed by GELU. The input is channel-major (`[channel][time]`) or time-major.
+    private func convolve(_ conv: Linear, input: [Float], channels: Int, length: Int,
+                          channelMajor: Bool, stride: Int) -> [Float] {
+        let outputLength = (length + 2 - 3) / stride + 1
+        var columns = [Float](repeating: 0, count: outputLength * channels * 3)
+        input.withUnsafeBufferPointer { x in
+            columns.withUnsafeMutableBufferPointer { col in
+                for t in 0..<outputLength {
+                    let row = col.baseAddress! + t * channels * 3
+                    for k in 0..<3 {
+                        let source = t * stride + k - 1
+                        guard source >= 0 && source < length else { continue }
+                        for c in 0..<channels {
+                            row[c * 3 + k] = channelMajor ? x[c * length + source] : x[source * channels + c]
+                        }
+                    }
+                }
+            }
+        }
+        var y = conv(columns, rows: outputLength)
+        y.withUnsafeMutableBufferPointer { FloatKernels.gelu($0.baseAddress!, count: $0.count) }
+        return y
+    }
+
+    /// Bidirectional multi-head attention over fused `[q | k | v]` rows.
+    private func selfAttention(qkv: [Float], rows: Int, heads: Int) -> [Float] {
+        let d = dimensions.modelWidth
+        let headWidth = d / heads
+        let scale = 1 / Float(headWidth).squareRoot()
+        var output = [Float](repeating: 0, count: rows * d)
+        var scores = [Float](repeating: 0, count: rows * rows)
+        qkv.withUnsafeBufferPointer { qkv in
+            let base = qkv.baseAddress!
+            output.withUnsafeMutableBufferPointer { out in
+                scores.withUnsafeMutableBufferPointer { s in
+                    for head in 0..<heads {
+                        let q = base + head * headWidth, k = base + d + head * headWidth, v = base + 2 * d + head * headWidth
+                        FloatKernels.gemmTransposedB(m: rows, n: rows, k: headWidth, alpha: scale, a: q, lda: 3 * d,
+                                                     b: k, ldb: 3 * d, c: s.baseAddress!, ldc: rows)
+                        FloatKernels.softmaxRows(s.baseAddress!, rows: rows, width: rows) { _ in rows }
+                        FloatKernels.gemm(m: rows, n: headWidth, k: rows, a: s.baseAddress!, lda: rows,
+                                          b: v, ldb: 3 * d, c: out.baseAddress! + head * headWidth, ldc: d)
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    private func feedForward(_ norm: LayerNorm, _ first: Linear, _ second: Linear, x: inout [Float], rows: Int) {
+        var h = first(norm(x, rows: rows), rows: rows)
+        h.withUnsafeMutableBufferPointer { FloatKernels.gelu($0.baseAddress!, count: $0.count) }
+        add(second(h, rows: rows), to: &x)
+    }
+
+    private func add(_ y: [Float], to x: inout [Float]) {
+        x.withUnsafeMutableBufferPointer { x in
+            y.withUnsafeBufferPointer { y in
+                for i in 0..<x.count { x[i] += y[i] }
+            }
+        }
+    }
+
+    // MARK: Decoder
+
+    /// Prepares decoding of one encoded window for `batch` hypotheses: computes every
+    /// layer's cross-attention keys and values once.
+    public func makeDecoderState(encoderOutput: [Float], batch: Int) -> DecoderState {
+        let d = dimensions.modelWidth
+        let positions = encoderOutput.count / d
+        let cross = weights.decoderLayers.map { $0.crossKeyValue(encoderOutput, rows: positions) }
+        return DecoderState(batch: batch, width: d, capacity: dimensions.textContext,
+                            layers: dimensions.decoderLayers, crossKeyValues: cross, audioPositions: positions)
+    }
+
+    /// Feeds `tokens[b]` (the same count for every hypothesis) after what the state holds;
+    /// returns the logits (`rows × vocabularySize`) for the new positions `logitRows` of each
+    /// hypothesis (default: the last), hypothesis-major.
+    public func decode(_ tokens: [[Int]], state: inout DecoderState, logitRows: [Int]? = nil) -> [Float] {
+        let d = dimensions.modelWidth
+        let batch = tokens.count
+        precondition(batch == state.batch, "decode: \(batch) hypotheses for a state of \(state.batch)")
+        let steps = tokens.first?.count ?? 0
+        let rows = batch * steps
+        let start = state.length
+        precondition(start + steps <= state.capacity, "decode: past the model's \(state.capacity) positions")
+        var x = [Float](repeating: 0, count: rows * d)
+        for b in 0..<batch {
+            for t in 0..<steps {
+                let token = tokens[b][t], position = start + t
+                for i in 0..<d {
+                    x[(b * steps + t) * d + i] = weights.tokenEmbedding[token * d + i] + weights.decoderPositions[position * d + i]
+                }
+            }
+        }
+        let heads = dimensions.decoderHeads
+        for (index, layer) in weights.decoderLayers.enumerated() {
+            // Causal self-attention through the cache.
+            let qkv = layer.selfQKV(layer.selfAttentionNorm(x, rows: rows), rows: rows)
+            state.append(layer: index, qkv: qkv, batch: batch, steps: steps)
+            let attended = state.selfAttention(layer: index, qkv: qkv, steps: steps, heads: heads)
+            add(layer.selfOut(attended, rows: rows), to: &x)
+            // Cross-attention to the window's encoder output.
+            let query = layer.crossQuery(layer.crossNorm(x, rows: rows), rows: rows)
+            let crossed = state.crossAttention(layer: index, query: query, rows: rows, heads: heads)
+            add(layer.crossOut(crossed, rows: rows), to: &x)
+            feedForward(layer.ffnNorm, layer.ffnIn, layer.ffnOut, x: &x, rows: rows)
+        }
+        state.length += steps
+        let wanted = logitRows ?? [steps - 1]
+        var selected = [Float](repeating: 0, count: batch * wanted.count * d)
+        for b in 0..<batch {
+            for (j, row) in wanted.enumerated() {
+                let from = (b * steps + row) * d, to = (b * wanted.count + j) * d
+                for i in 0..<d { selected[to + i] = x[from + i] }
+            }
+        }
+        let normalized = weights.decoderNorm(selected, rows: batch * wanted.count)
+        return logits(normalized, rows: batch * wanted.count)
+    }
+
+    /// The output projection, tied to the token embedding.
+    private func logits(_ x: [Float], rows: Int) -> [Float] {
+        let d = dimensions.modelWidth, vocabulary = dimensions.vocabularySize
+        var out = [Float](repeating: 0, count: rows * vocabulary)
+        x.withUnsafeBufferPointer { x in
+            weights.tokenEmbedding.withUnsafeBufferPointer { e in
+                out.withUnsafeMutableBufferPointer { o in
+                    FloatKernels.gemmTransposedB(m: rows, n: vocabulary, k: d, a: x.baseAddress!, lda: d,
+                                                 b: e.baseAddress!, ldb: d, c: o.baseAddress!, ldc: vocabulary)
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// What the decoder remembers about one window: the self-attention keys and values of the
+/// tokens fed so far, per hypothesis, and the cross-attention keys and values of the audio.
+public struct DecoderState: Sendable {
+    /// The number of hypotheses decoded side by side.
+    public private(set) var batch: Int
+    /// The number of token positions fed so far.
+    public internal(set) var length = 0
+    let width: Int
+    let capacity: Int
+    let audioPositions: Int
+    private var keys: [[Float]]        // per layer: [batch][capacity][width]
+    private var values: [[Float]]
+    private let crossKeyValues: [[Float]]   // per layer: [audioPositions][2·width] = [k | v]
+
+    init(batch: Int, width: Int, capacity: Int, layers: Int, crossKeyValues: [[Float]], audioPositions: Int) {
+        self.batch = batch
+        self.width = width
+        self.capacity = capacity
+        self.audioPositions = audioPositions
+        self.crossKeyValues = crossKeyValues
+        keys = Array(repeating: [Float](repeating: 0, count: batch * capacity * width), count: layers)
+        values = keys
+    }
+
+    /// Keeps hypothesis `parents[i]` as the new hypothesis `i` (beam search reordering); the
+    /// batch size becomes `parents.count`.
+    public mutating func reorder(_ parents: [Int]) {
+        let stride = capacity * width
+        let used = length * width
+        for layer in 0..<keys.count {
+            var newKeys = [Float](repeating: 0, count: parents.count * stride)
+            var newValues = newKeys
+            for (i, parent) in parents.enumerated() {
+                newKeys.replaceSubrange(i * stride..<(i * stride + used), with: keys[layer][(parent * stride)..<(parent * stride + used)])
+                newValues.replaceSubrange(i * stride..<(i * stride + used), with: values[layer][(parent * stride)..<(parent * stride + used)])
+            }
+            keys[layer] = newKeys
+            values[layer] = newValues
+        }
+        batch = parents.count
+    }
+
+    mutating func append(layer: Int, qkv: [Float], batch: Int, steps: Int) {
+        let stride = capacity * width
+        for b in 0..<batch {
+            for t in 0..<steps {
+                let row = (b * steps + t) * 3 * width
+                let slot = b * stride + (length + t) * width
+                for i in 0..<width {
+                    keys[layer][slot + i] = qkv[row + width + i]
+                    values[layer][slot + i] = qkv[row + 2 * width + i]
+                }
+            }
+        }
+    }
+
+    func selfAttention(layer: Int, qkv: [Float], steps: Int, heads: Int) -> [Float] {
+        let headWidth = width / heads
+        let scale = 1 / Float(headWidth).squareRoot()
+        let total = length + steps
+        var output = [Float](repeating: 0, count: batch * steps * width)
+        var scores = [Float](repeating: 0, count: steps * total)
+        let stride = capacity * width
+        qkv.withUnsafeBufferPointer { qkv in
+            keys[layer].withUnsafeBufferPointer { keys in
+                values[layer].withUnsafeBufferPointer { values in
+                    output.withUnsafeMutableBufferPointer { out in
+                        scores.withUnsafeMutableBufferPointer { s in
+                            for b in 0..<batch {
+                                for head in 0..<heads {
+                                    let q = qkv.baseAddress! + b * steps * 3 * width + head * headWidth
+                                    let k = keys.baseAddress! + b * stride + head * headWidth
+                                    let v = values.baseAddress! + b * stride + head * headWidth
+                                    FloatKernels.gemmTransposedB(m: steps, n: total, k: headWidth, alpha: scale,
+                                                                 a: q, lda: 3 * width, b: k, ldb: width,
+                                                                 c: s.baseAddress!, ldc: total)
+                                    // Position t sees the cache and the new tokens up to itself.
+                                    FloatKernels.softmaxRows(s.baseAddress!, rows: steps, width: total) { length + $0 + 1 }
+                                    FloatKernels.gemm(m: steps, n: headWidth, k: total, a: s.baseAddress!, lda: total,
+                                                      b: v, ldb: width,
+                                                      c: out.baseAddress! + b * steps * width + head * headWidth, ldc: width)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    func crossAttention(layer: Int, query: [Float], rows: Int, heads: Int) -> [Float] {
+        let headWidth = width / heads
+        let scale = 1 / Float(headWidth).squareRoot()
+        let positions = audioPositions
+        var output = [Float](repeating: 0, count: rows * width)
+        var scores = [Float](repeating: 0, count: rows * positions)
+        query.withUnsafeBufferPointer { q in
+            crossKeyValues[layer].withUnsafeBufferPointer { kv in
+                output.withUnsafeMutableBufferPointer { out in
+                    scores.withUnsafeMutableBufferPointer { s in
+                        for head in 0..<heads {
+                            // Every hypothesis attends to the same audio: one product for all rows.
+                            FloatKernels.gemmTransposedB(m: rows, n: positions, k: headWidth, alpha: scale,
+                                                         a: q.baseAddress! + head * headWidth, lda: width,
+                                                         b: kv.baseAddress! + head * headWidth, ldb: 2 * width,
+                                                         c: s.baseAddress!, ldc: positions)
+                            FloatKernels.softmaxRows(s.baseAddress!, rows: rows, width: positions) { _ in positions }
+                            FloatKernels.gemm(m: rows, n: headWidth, k: positions, a: s.baseAddress!, lda: positions,
+                                              b: kv.baseAddress! + width + head * headWidth, ldb: 2 * width,
+                                              c: out.baseAddress! + head * headWidth, ldc: width)
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+}
