@@ -23,6 +23,7 @@ let package = Package(
                        providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Our own numeric kernels in C (AVX2 with a portable fallback).
         .target(name: "CHarkKernels",
                 cSettings: [.unsafeFlags(["-O3"])]),
@@ -32,7 +33,7 @@ let package = Package(
         .target(name: "HarkFeatures", dependencies: ["CFFTW3", "HarkAudio"]),
         .target(name: "HarkTokenizer"),
         .target(name: "HarkModel", dependencies: ["COpenBLAS", "CHarkKernels"]),
-        .target(name: "HarkDecoding", dependencies: ["HarkModel", "HarkTokenizer"]),
+        .target(name: "HarkDecoding", dependencies: ["HarkModel", "HarkTokenizer", "CZlib"]),
         .target(name: "HarkTranscription",
                 dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding"]),
         .target(name: "HarkCLI", dependencies: [

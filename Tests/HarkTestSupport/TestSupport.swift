@@ -126,3 +126,27 @@ public enum WAVWriter {
         }
     }
 }
+
+/// Reads the small binary fixtures written by `Scripts/reference/*.py`: a 4-byte magic, then
+/// `headerWords` u32 values, then little-endian float32 data.
+public struct FloatFixture {
+    public let header: [Int]
+    public let values: [Float]
+
+    public init(url: URL, magic: String, headerWords: Int) throws {
+        let data = try Data(contentsOf: url)
+        guard data.prefix(4) == Data(magic.utf8) else { throw FixtureError(url: url) }
+        var header: [Int] = []
+        for i in 0..<headerWords {
+            header.append(Int(data.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4 + 4 * i, as: UInt32.self)) }))
+        }
+        let offset = 4 + 4 * headerWords
+        let count = (data.count - offset) / 4
+        values = (0..<count).map { i in
+            data.withUnsafeBytes { Float(bitPattern: UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self))) }
+        }
+        self.header = header
+    }
+}
+
+public struct FixtureError: Error { public let url: URL }
