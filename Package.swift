@@ -41,6 +41,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hark", dependencies: ["HarkCLI"]),
+        // Stage-level benchmarks driven by Scripts/bench-* (release builds only).
+        .executableTarget(name: "hark-bench", dependencies: ["HarkAudio", "HarkFeatures", "HarkModel"]),
 
         // Shared test helpers: locating the repository, its samples and models; writing WAV files.
         .target(name: "HarkTestSupport", path: "Tests/HarkTestSupport"),
