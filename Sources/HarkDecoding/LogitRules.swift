@@ -1,7 +1,7 @@
 import HarkTokenizer
 
-/// The rules that shape Whisper's next-token distribution at every step, as openai-whisper
-/// and CTranslate2 apply them: suppressed tokens, no blank at the start, and the timestamp
+/// The rules that shape Whisper's next-token distribution at every step, as CTranslate2
+/// applies them for faster-whisper: suppressed tokens, no blank at the start, and the timestamp
 /// grammar (timestamps come in pairs, never decrease, and the first is at most
 /// `maxInitialTimestamp`).
 public struct LogitRules: Sendable {
@@ -24,39 +24,60 @@ public struct LogitRules: Sendable {
         self.maxInitialTimestampIndex = maxInitialTimestampIndex
     }
 
-    /// Applies the rules to one hypothesis' log-probabilities (or logits) in place, given the
-    /// tokens it generated so far in this window.
-    public func apply(to scores: UnsafeMutableBufferPointer<Float>, generated: ArraySlice<Int>) {
+    /// Turns one hypothesis' raw logits into log-probabilities in place, after the rules, as
+    /// CTranslate2 does: suppressions on the logits, then the timestamp grammar, then (where
+    /// the grammar allows text) a timestamp is forced when the timestamps' total probability
+    /// exceeds that of every other token; finally log-softmax.
+    /// - Parameter generated: the tokens this hypothesis generated so far in the window.
+    public func logProbabilities(_ scores: UnsafeMutableBufferPointer<Float>, generated: ArraySlice<Int>) {
         let vocabulary = scores.count
+        func disable(_ range: Range<Int>) {
+            for token in max(0, range.lowerBound)..<min(vocabulary, range.upperBound) { scores[token] = -.infinity }
+        }
         for token in suppressedTokens where token < vocabulary { scores[token] = -.infinity }
         if generated.isEmpty {
             for token in suppressedAtBegin where token < vocabulary { scores[token] = -.infinity }
         }
-        guard timestamps else { return }
-        let begin = special.timestampBegin
-        scores[special.noTimestamps] = -.infinity
-
-        let last = generated.last
-        let lastWasTimestamp = last.map { $0 >= begin } ?? false
-        let penultimateWasTimestamp = generated.count < 2 || generated[generated.index(generated.endIndex, offsetBy: -2)] >= begin
-        if lastWasTimestamp {
-            if penultimateWasTimestamp {
-                for token in begin..<vocabulary { scores[token] = -.infinity }
+        var checkTimestampMass = false
+        if timestamps {
+            let begin = special.timestampBegin
+            scores[special.noTimestamps] = -.infinity
+            if let last = generated.last {
+                let penultimate = generated.count >= 2 ? generated[generated.index(generated.endIndex, offsetBy: -2)] : last
+                if last >= begin {
+                    if penultimate >= begin {
+                        disable(begin..<vocabulary)          // a pair just closed: text or end next
+                    } else {
+                        disable(0..<special.eot)              // text then a timestamp: close the pair
+                        disable(begin..<last)                 // never going back in time
+                        checkTimestampMass = true
+                    }
+                } else {
+                    checkTimestampMass = true
+                    if let lastTimestamp = generated.last(where: { $0 >= begin }) {
+                        disable(begin..<(lastTimestamp + 1))  // a new segment starts after the last one
+                    }
+                }
             } else {
-                for token in 0..<special.eot { scores[token] = -.infinity }
+                disable(0..<begin)                            // the window opens with a timestamp…
+                if let maxInitialTimestampIndex {             // …no later than the allowed one
+                    disable((begin + maxInitialTimestampIndex + 1)..<vocabulary)
+                }
             }
         }
-        if let lastTimestamp = generated.last(where: { $0 >= begin }) {
-            // Timestamps never decrease, and a segment has a nonzero length.
-            let floor = lastWasTimestamp && !penultimateWasTimestamp ? lastTimestamp : lastTimestamp + 1
-            for token in begin..<min(floor, vocabulary) { scores[token] = -.infinity }
-        }
-        if generated.isEmpty {
-            for token in 0..<begin { scores[token] = -.infinity }
-            if let maxInitialTimestampIndex {
-                for token in (begin + maxInitialTimestampIndex + 1)..<vocabulary { scores[token] = -.infinity }
+        if checkTimestampMass {
+            let begin = special.timestampBegin
+            var probe = Array(scores)
+            let forceTimestamp = probe.withUnsafeMutableBufferPointer { probe -> Bool in
+                Scores.logSoftmax(probe)
+                let timestampMass = Scores.logSumExp(probe, begin..<vocabulary)
+                var bestText = -Float.infinity
+                for token in 0..<begin { bestText = max(bestText, probe[token]) }
+                return timestampMass > bestText
             }
+            if forceTimestamp { disable(0..<begin) }
         }
+        Scores.logSoftmax(scores)
     }
 }
 

@@ -124,3 +124,11 @@ struct LayerNorm: Sendable {
         return y
     }
 }
+
+/// The number of threads the matrix products use (OpenBLAS).
+public enum ComputeThreads {
+    /// Sets the thread count for all later model calls.
+    public static func set(_ count: Int) {
+        openblas_set_num_threads(Int32(max(1, count)))
+    }
+}

@@ -1,1 +1,3 @@
-print("hark")
+import HarkCLI
+
+Hark.main(arguments: Array(CommandLine.arguments.dropFirst()))

@@ -1,0 +1,302 @@
+import Foundation
+import HarkAudio
+import HarkDecoding
+import HarkFeatures
+import HarkModel
+import HarkTokenizer
+
+/// Why a transcription failed, as one line a user can act on.
+public enum TranscriptionError: Error, CustomStringConvertible, Sendable {
+    case audio(AudioError)
+    case model(ModelError)
+    case tokenizer(TokenizerError)
+    /// The language code is not one the model knows.
+    case unknownLanguage(String, known: [String])
+    /// The request needs a multilingual model.
+    case needsMultilingualModel(String)
+
+    public var description: String {
+        switch self {
+        case .audio(let error): return error.description
+        case .model(let error): return error.description
+        case .tokenizer(let error): return error.description
+        case .unknownLanguage(let code, let known):
+            return "unknown language '\(code)'; this model knows: \(known.joined(separator: ", "))"
+        case .needsMultilingualModel(let what):
+            return "\(what) needs a multilingual model (e.g. --model base); this one is English-only"
+        }
+    }
+}
+
+/// Loads a Whisper model once and transcribes any number of recordings with it.
+///
+/// ```swift
+/// let transcriber = try Transcriber(modelDirectory: url)
+/// let transcript = try transcriber.transcribe(path: "note.wav")
+/// print(transcript.text)
+/// ```
+public final class Transcriber: Sendable {
+    /// The network.
+    public let model: WhisperModel
+    /// The model's tokenizer.
+    public let tokenizer: Tokenizer
+    let configuration: ModelConfiguration
+
+    /// Loads the model, tokenizer and configuration in `modelDirectory`.
+    public init(modelDirectory: URL) throws(TranscriptionError) {
+        do {
+            model = try WhisperModel(directory: modelDirectory)
+            configuration = try ModelConfiguration(directory: modelDirectory)
+        } catch {
+            throw .model(error)
+        }
+        do {
+            tokenizer = try Tokenizer(modelDirectory: modelDirectory)
+        } catch {
+            throw .tokenizer(error)
+        }
+        guard tokenizer.vocabularySize == model.dimensions.vocabularySize else {
+            throw .model(.unsupported(path: modelDirectory.path,
+                                      detail: "tokenizer has \(tokenizer.vocabularySize) tokens, model \(model.dimensions.vocabularySize)"))
+        }
+    }
+
+    /// Transcribes a recording on disk, streaming it in bounded memory.
+    /// - Parameter progress: called after every 30-second window.
+    public func transcribe(path: String, options: TranscriptionOptions = TranscriptionOptions(),
+                           progress: ((TranscriptionProgress) -> Void)? = nil) throws(TranscriptionError) -> Transcript {
+        var features: StreamedFeatures
+        do {
+            features = try StreamedFeatures(path: path, melCount: model.dimensions.melCount)
+        } catch {
+            throw .audio(error)
+        }
+        return try transcribe(features: &features, duration: features.duration, options: options, progress: progress)
+    }
+
+    /// Transcribes 16 kHz mono samples held in memory.
+    public func transcribe(samples: [Float], options: TranscriptionOptions = TranscriptionOptions(),
+                           progress: ((TranscriptionProgress) -> Void)? = nil) throws(TranscriptionError) -> Transcript {
+        var features = MelSpectrogram(samples: samples, melCount: model.dimensions.melCount)
+        return try transcribe(features: &features, duration: Double(samples.count) / Double(AudioReader.sampleRate),
+                              options: options, progress: progress)
+    }
+
+    // MARK: The long-form loop (faster-whisper's `generate_segments`)
+
+    static let framesPerSecond = 100.0
+    static let secondsPerTimestamp = 0.02
+    /// Mel frames per encoder position.
+    static let inputStride = 2
+
+    func transcribe<F: FeatureSource>(features: inout F, duration: Double, options: TranscriptionOptions,
+                                      progress: ((TranscriptionProgress) -> Void)?) throws(TranscriptionError) -> Transcript {
+        let special = tokenizer.specialTokens
+        let contentFrames = features.contentFrameCount
+        var language = "en"
+        var languageProbability = 1.0
+        var seek = 0
+        var encoded: (seek: Int, output: [Float])?
+
+        func encodeWindow(at seek: Int) throws(TranscriptionError) -> [Float] {
+            if let encoded, encoded.seek == seek { return encoded.output }
+            let size = min(MelSpectrogram.windowFrames, contentFrames - seek)
+            let window: [Float]
+            do { window = try features.window(startingAt: seek, frames: size) } catch let error as AudioError {
+                throw .audio(error)
+            } catch {
+                throw .audio(.decodingFailed(path: "", detail: "\(error)"))
+            }
+            let output = model.encode(window)
+            encoded = (seek, output)
+            return output
+        }
+
+        if tokenizer.isMultilingual {
+            if let code = options.language {
+                guard tokenizer.languageToken(for: code) != nil else {
+                    throw .unknownLanguage(code, known: tokenizer.languageCodes)
+                }
+                language = code
+            } else {
+                (language, languageProbability) = detectLanguage(encoderOutput: try encodeWindow(at: 0))
+            }
+        } else {
+            if let code = options.language, code != "en" { throw .unknownLanguage(code, known: ["en"]) }
+            if options.task == .translate { throw .needsMultilingualModel("translation") }
+        }
+
+        var sotSequence = [special.sot]
+        if tokenizer.isMultilingual, let languageToken = tokenizer.languageToken(for: language) {
+            sotSequence += [languageToken, options.task == .translate ? special.translate : special.transcribe]
+        }
+        if options.withoutTimestamps { sotSequence.append(special.noTimestamps) }
+
+        let suppressed = Set(configuration.suppressIDs + [special.transcribe, special.translate, special.sot,
+                                                          special.startOfPrev, special.startOfLM, special.noSpeech])
+        let rules = LogitRules(special: special, suppressedTokens: suppressed.sorted(),
+                               suppressedAtBegin: options.suppressBlank ? configuration.suppressIDsBegin : [],
+                               timestamps: !options.withoutTimestamps,
+                               maxInitialTimestampIndex: Int((options.maxInitialTimestamp / Self.secondsPerTimestamp).rounded()))
+        let decoder = WindowDecoder(model: model, special: special, rules: rules)
+        var generator = SeededGenerator(seed: options.seed)
+
+        var allTokens: [Int] = []
+        if let prompt = options.initialPrompt?.trimmingCharacters(in: .whitespaces), !prompt.isEmpty {
+            allTokens = tokenizer.encode(" " + prompt)
+        }
+        var promptResetSince = 0
+        var segments: [Segment] = []
+
+        while seek < contentFrames {
+            let windowSeek = seek
+            let timeOffset = Double(seek) / Self.framesPerSecond
+            let segmentSize = min(MelSpectrogram.windowFrames, contentFrames - seek)
+            let segmentDuration = Double(segmentSize) / Self.framesPerSecond
+            let encoderOutput = try encodeWindow(at: seek)
+
+            var prompt: [Int] = []
+            let previous = allTokens[promptResetSince...]
+            if !previous.isEmpty {
+                prompt = [special.startOfPrev] + previous.suffix(model.dimensions.textContext / 2 - 1)
+            }
+            prompt += sotSequence
+
+            let decoded = decodeWithFallback(decoder, encoderOutput: encoderOutput, prompt: prompt,
+                                             options: options, generator: &generator)
+            if let threshold = options.noSpeechThreshold, decoded.result.noSpeechProbability > threshold,
+               !(options.logProbThreshold.map { decoded.averageLogProb > $0 } ?? false) {
+                seek += segmentSize
+                progress?(TranscriptionProgress(secondsDone: Double(seek) / Self.framesPerSecond, duration: duration, newSegments: []))
+                continue
+            }
+
+            let tokens = decoded.result.tokens
+            var pieces: [(start: Double, end: Double, tokens: [Int])] = []
+            let begin = special.timestampBegin
+            let singleTimestampEnding = tokens.count >= 2 && tokens[tokens.count - 2] < begin && tokens[tokens.count - 1] >= begin
+            let consecutive = tokens.indices.dropFirst().filter { tokens[$0] >= begin && tokens[$0 - 1] >= begin }
+            if !consecutive.isEmpty {
+                var slices = consecutive
+                if singleTimestampEnding { slices.append(tokens.count) }
+                var last = 0
+                for current in slices {
+                    let piece = Array(tokens[last..<current])
+                    pieces.append((timeOffset + Double(piece[0] - begin) * Self.secondsPerTimestamp,
+                                   timeOffset + Double(piece[piece.count - 1] - begin) * Self.secondsPerTimestamp, piece))
+                    last = current
+                }
+                if singleTimestampEnding {
+                    seek += segmentSize
+                } else {
+                    seek += (tokens[last - 1] - begin) * Self.inputStride
+                }
+            } else {
+                var segmentEnd = segmentDuration
+                if let lastTimestamp = tokens.last(where: { $0 >= begin }), lastTimestamp != begin {
+                    segmentEnd = Double(lastTimestamp - begin) * Self.secondsPerTimestamp
+                }
+                pieces.append((timeOffset, timeOffset + segmentEnd, tokens))
+                seek += segmentSize
+            }
+
+            var newSegments: [Segment] = []
+            for piece in pieces {
+                let text = tokenizer.decode(piece.tokens)
+                if piece.start == piece.end || text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { continue }
+                allTokens += piece.tokens
+                newSegments.append(Segment(id: segments.count + newSegments.count, seek: windowSeek, start: piece.start,
+                                           end: min(piece.end, max(duration, piece.start)), text: text,
+                                           tokens: piece.tokens, temperature: decoded.temperature,
+                                           avgLogprob: decoded.averageLogProb, compressionRatio: decoded.compressionRatio,
+                                           noSpeechProb: decoded.result.noSpeechProbability))
+            }
+            segments += newSegments
+            if !options.conditionOnPreviousText || decoded.temperature > options.promptResetOnTemperature {
+                promptResetSince = allTokens.count
+            }
+            progress?(TranscriptionProgress(secondsDone: min(duration, Double(seek) / Self.framesPerSecond),
+                                            duration: duration, newSegments: newSegments))
+        }
+        return Transcript(language: language, languageProbability: languageProbability, duration: duration, segments: segments)
+    }
+
+    struct Decoded {
+        var result: WindowResult
+        var averageLogProb: Double
+        var temperature: Double
+        var compressionRatio: Double
+    }
+
+    /// faster-whisper's `generate_with_fallback`: retry at rising temperatures while the text
+    /// loops (compression ratio) or the model is unsure (average log-probability), unless the
+    /// window looks like silence.
+    func decodeWithFallback<G: RandomNumberGenerator>(_ decoder: WindowDecoder, encoderOutput: [Float], prompt: [Int],
+                                                      options: TranscriptionOptions, generator: inout G) -> Decoded {
+        var all: [Decoded] = []
+        var belowCompressionThreshold: [Decoded] = []
+        let temperatures = options.temperatures.isEmpty ? [0] : options.temperatures
+        for temperature in temperatures {
+            var search = SearchOptions()
+            search.beamSize = options.beamSize
+            search.bestOf = options.bestOf
+            search.patience = options.patience
+            search.lengthPenalty = options.lengthPenalty
+            search.temperature = temperature
+            let result = decoder.decode(encoderOutput: encoderOutput, prompt: prompt, options: search, generator: &generator)
+            let length = Double(result.tokens.count)
+            let averageLogProb = result.score * pow(length, options.lengthPenalty) / (length + 1)
+            let text = tokenizer.decode(result.tokens).trimmingCharacters(in: .whitespacesAndNewlines)
+            let decoded = Decoded(result: result, averageLogProb: averageLogProb, temperature: temperature,
+                                  compressionRatio: compressionRatio(text))
+            all.append(decoded)
+            var needsFallback = false
+            if let threshold = options.compressionRatioThreshold, decoded.compressionRatio > threshold {
+                needsFallback = true
+            }
+            if let threshold = options.logProbThreshold, averageLogProb < threshold {
+                needsFallback = true
+            }
+            if let noSpeech = options.noSpeechThreshold, let logProb = options.logProbThreshold,
+               result.noSpeechProbability > noSpeech, averageLogProb < logProb {
+                needsFallback = false
+            }
+            if !needsFallback { return decoded }
+            if options.compressionRatioThreshold.map({ decoded.compressionRatio <= $0 }) ?? true {
+                belowCompressionThreshold.append(decoded)
+            }
+        }
+        let pool = belowCompressionThreshold.isEmpty ? all : belowCompressionThreshold
+        var best = pool.max { $0.averageLogProb < $1.averageLogProb || $1.averageLogProb.isNaN } ?? all[all.count - 1]
+        best.temperature = temperatures[temperatures.count - 1]
+        return best
+    }
+
+    /// The most likely language of a window, from the decoder's first step.
+    func detectLanguage(encoderOutput: [Float]) -> (String, Double) {
+        var state = model.makeDecoderState(encoderOutput: encoderOutput, batch: 1)
+        let logits = model.decode([[tokenizer.specialTokens.sot]], state: &state)
+        let codes = tokenizer.languageCodes
+        let ids = codes.compactMap { tokenizer.languageToken(for: $0) }
+        guard !ids.isEmpty else { return ("en", 1) }
+        let values = ids.map { Double(logits[$0]) }
+        let maximum = values.max() ?? 0
+        let weights = values.map { exp($0 - maximum) }
+        let total = weights.reduce(0, +)
+        let best = weights.indices.max { weights[$0] < weights[$1] } ?? 0
+        return (codes[best], weights[best] / total)
+    }
+}
+
+/// A small deterministic generator (SplitMix64) so sampled decodings are reproducible.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
