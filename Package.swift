@@ -53,7 +53,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarkModelTests", dependencies: ["HarkModel", "HarkFeatures", "HarkTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "HarkTranscriptionTests", dependencies: ["HarkTranscription", "HarkTestSupport"]),
+        .testTarget(name: "HarkTranscriptionTests",
+                    dependencies: ["HarkTranscription", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),
         .testTarget(name: "HarkCLITests", dependencies: ["HarkCLI", "HarkTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

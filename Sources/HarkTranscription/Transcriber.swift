@@ -96,10 +96,11 @@ public final class Transcriber: Sendable {
         var language = "en"
         var languageProbability = 1.0
         var seek = 0
-        var encoded: (seek: Int, output: [Float])?
+        var encoded: (seek: Int, output: [Float], loudness: Float)?
 
-        func encodeWindow(at seek: Int) throws(TranscriptionError) -> [Float] {
-            if let encoded, encoded.seek == seek { return encoded.output }
+        /// The encoder output of the window at `seek`, and its loudest log10-mel value.
+        func encodeWindow(at seek: Int) throws(TranscriptionError) -> (output: [Float], loudness: Float) {
+            if let encoded, encoded.seek == seek { return (encoded.output, encoded.loudness) }
             let size = min(MelSpectrogram.windowFrames, contentFrames - seek)
             let window: [Float]
             do { window = try features.window(startingAt: seek, frames: size) } catch let error as AudioError {
@@ -108,8 +109,9 @@ public final class Transcriber: Sendable {
                 throw .audio(.decodingFailed(path: "", detail: "\(error)"))
             }
             let output = model.encode(window)
-            encoded = (seek, output)
-            return output
+            let loudness = Self.loudness(of: window, frames: size)
+            encoded = (seek, output, loudness)
+            return (output, loudness)
         }
 
         if tokenizer.isMultilingual {
@@ -119,7 +121,7 @@ public final class Transcriber: Sendable {
                 }
                 language = code
             } else {
-                (language, languageProbability) = detectLanguage(encoderOutput: try encodeWindow(at: 0))
+                (language, languageProbability) = detectLanguage(encoderOutput: try encodeWindow(at: 0).output)
             }
         } else {
             if let code = options.language, code != "en" { throw .unknownLanguage(code, known: ["en"]) }
@@ -153,7 +155,14 @@ public final class Transcriber: Sendable {
             let timeOffset = Double(seek) / Self.framesPerSecond
             let segmentSize = min(MelSpectrogram.windowFrames, contentFrames - seek)
             let segmentDuration = Double(segmentSize) / Self.framesPerSecond
-            let encoderOutput = try encodeWindow(at: seek)
+            let (encoderOutput, loudness) = try encodeWindow(at: seek)
+            if let threshold = options.silenceThreshold, Double(loudness) < threshold {
+                // Guard: Whisper invents text ("Thank you.") on silence; a window with no
+                // sound above the threshold is skipped without decoding.
+                seek += segmentSize
+                progress?(TranscriptionProgress(secondsDone: Double(seek) / Self.framesPerSecond, duration: duration, newSegments: []))
+                continue
+            }
 
             var prompt: [Int] = []
             let previous = allTokens[promptResetSince...]
@@ -167,6 +176,16 @@ public final class Transcriber: Sendable {
             if let threshold = options.noSpeechThreshold, decoded.result.noSpeechProbability > threshold,
                !(options.logProbThreshold.map { decoded.averageLogProb > $0 } ?? false) {
                 seek += segmentSize
+                progress?(TranscriptionProgress(secondsDone: Double(seek) / Self.framesPerSecond, duration: duration, newSegments: []))
+                continue
+            }
+
+            if options.dropRepetitiveText, let threshold = options.compressionRatioThreshold,
+               decoded.compressionRatio > threshold {
+                // Guard: even the last temperature looped; emit nothing rather than a
+                // repetition, and start the next window without this text as a prompt.
+                seek += segmentSize
+                promptResetSince = allTokens.count
                 progress?(TranscriptionProgress(secondsDone: Double(seek) / Self.framesPerSecond, duration: duration, newSegments: []))
                 continue
             }
@@ -219,6 +238,19 @@ public final class Transcriber: Sendable {
                                             duration: duration, newSegments: newSegments))
         }
         return Transcript(language: language, languageProbability: languageProbability, duration: duration, segments: segments)
+    }
+
+    /// The loudest log10-mel value of a window's first `frames` frames, undoing the
+    /// normalisation (x + 4) / 4.
+    static func loudness(of window: [Float], frames: Int) -> Float {
+        let width = MelSpectrogram.windowFrames
+        var maximum = -Float.infinity
+        window.withUnsafeBufferPointer { values in
+            for start in stride(from: 0, to: values.count, by: width) {
+                for frame in 0..<min(frames, width) { maximum = max(maximum, values[start + frame]) }
+            }
+        }
+        return maximum * 4 - 4
     }
 
     struct Decoded {

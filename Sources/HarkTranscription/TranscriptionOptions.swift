@@ -37,6 +37,12 @@ public struct TranscriptionOptions: Sendable, Equatable {
     public var maxInitialTimestamp = 1.0
     /// Forbid a blank or end of text as a window's first token.
     public var suppressBlank = true
+    /// Windows whose loudest log10-mel value is below this (about −70 dBFS) are silence and
+    /// skipped without decoding; `nil` decodes everything, as faster-whisper does.
+    public var silenceThreshold: Double? = -5
+    /// Drop a window's text when even the last temperature produced a repetition loop
+    /// (compression ratio above the threshold); faster-whisper keeps it.
+    public var dropRepetitiveText = true
     /// Seed of the sampler used above temperature 0, for reproducible results.
     public var seed: UInt64 = 0
 

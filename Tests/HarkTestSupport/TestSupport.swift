@@ -150,3 +150,52 @@ public struct FloatFixture {
 }
 
 public struct FixtureError: Error { public let url: URL }
+
+/// A plain word error rate for tests: lower-case, punctuation removed.
+public enum WordErrorRate {
+    public static func words(_ text: String) -> [String] {
+        let cleaned = text.lowercased().map { $0.isLetter || $0.isNumber || $0 == "'" ? $0 : " " }
+        return String(cleaned).split(separator: " ").map(String.init)
+    }
+
+    /// Word-level edit distance between reference and hypothesis.
+    public static func edits(_ reference: [String], _ hypothesis: [String]) -> Int {
+        var previous = Array(0...hypothesis.count)
+        for (i, r) in reference.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: hypothesis.count)
+            for (j, h) in hypothesis.enumerated() {
+                current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (r == h ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[hypothesis.count]
+    }
+
+    /// Errors per reference word.
+    public static func rate(reference: String, hypothesis: String) -> Double {
+        let ref = words(reference)
+        return Double(edits(ref, words(hypothesis))) / Double(max(ref.count, 1))
+    }
+}
+
+/// Reads a manifest of the shared data (`id<TAB>audio<TAB>text`).
+public struct ManifestEntry {
+    public let id: String
+    public let audioPath: String
+    public let text: String
+
+    public static func read(_ name: String, limit: Int? = nil) throws -> [ManifestEntry] {
+        let url = TestSupport.sharedData.appendingPathComponent(name)
+        let content = try String(contentsOf: url, encoding: .utf8)
+        var entries: [ManifestEntry] = []
+        for line in content.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            entries.append(ManifestEntry(id: String(fields[0]),
+                                         audioPath: TestSupport.sharedData.appendingPathComponent(String(fields[1])).path,
+                                         text: String(fields[2])))
+            if let limit, entries.count >= limit { break }
+        }
+        return entries
+    }
+}

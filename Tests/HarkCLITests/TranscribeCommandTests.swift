@@ -1,0 +1,178 @@
+import Foundation
+import HarkTestSupport
+import XCTest
+
+/// Runs the built `hark` binary as a user would, on real audio.
+final class TranscribeCommandTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws { directory = try TestSupport.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    /// The `hark` executable built beside the test bundle.
+    private var hark: String {
+        get throws {
+            let candidates = [Bundle.main.bundleURL.deletingLastPathComponent(),
+                              URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+                              Bundle(for: TranscribeCommandTests.self).bundleURL.deletingLastPathComponent()]
+            for directory in candidates {
+                let path = directory.appendingPathComponent("hark").path
+                if FileManager.default.isExecutableFile(atPath: path) { return path }
+            }
+            throw XCTSkip("the hark executable was not built next to the tests; run Scripts/test")
+        }
+    }
+
+    private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        var environment = ProcessInfo.processInfo.environment
+        environment["HARK_MODELS"] = TestSupport.modelStore.path
+        return try TestSupport.run(try hark, arguments, environment: environment)
+    }
+
+    func testPrintsTheTextOfOneFile() throws {
+        let result = try run(["transcribe", "--model", "tiny.en", TestSupport.sample("dentist-22k.ogg")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertLessThan(WordErrorRate.rate(reference: "Please call the dentist on Monday morning to move the appointment to Thursday.",
+                                             hypothesis: result.stdout), 0.2, result.stdout)
+        XCTAssertFalse(result.stdout.contains("==>"), "a single file has no header")
+    }
+
+    func testWritesEveryFormatAtomicallyAndTheyParse() throws {
+        let out = directory.appendingPathComponent("out")
+        let sample = TestSupport.sample("voice-note-16k.wav")
+        let result = try run(["transcribe", "--model", "tiny.en", "-f", "all", "-o", out.path, sample])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+        XCTAssertEqual(names, ["voice-note-16k.json", "voice-note-16k.srt", "voice-note-16k.tsv", "voice-note-16k.txt", "voice-note-16k.vtt"])
+
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("voice-note-16k.json"))) as? [String: Any]
+        let segments = try XCTUnwrap(json?["segments"] as? [[String: Any]])
+        let duration = try XCTUnwrap(json?["duration"] as? Double)
+        XCTAssertEqual(json?["language"] as? String, "en")
+        XCTAssertEqual(json?["model"] as? String, "tiny.en")
+        for key in ["id", "seek", "start", "end", "text", "tokens", "temperature", "avg_logprob", "compression_ratio", "no_speech_prob"] {
+            XCTAssertNotNil(segments.first?[key], "segment key \(key)")
+        }
+        let jsonTimes = segments.compactMap { segment -> (Double, Double)? in
+            guard let start = segment["start"] as? Double, let end = segment["end"] as? Double else { return nil }
+            return (start, end)
+        }
+        assertMonotonic(jsonTimes, within: duration)
+
+        let srt = try String(contentsOf: out.appendingPathComponent("voice-note-16k.srt"), encoding: .utf8)
+        let srtTimes = try parseCues(srt, separator: ",")
+        XCTAssertEqual(srtTimes.count, segments.count)
+        assertMonotonic(srtTimes, within: duration)
+        XCTAssertTrue(srt.hasPrefix("1\n"))
+
+        let vtt = try String(contentsOf: out.appendingPathComponent("voice-note-16k.vtt"), encoding: .utf8)
+        XCTAssertTrue(vtt.hasPrefix("WEBVTT\n\n"))
+        assertMonotonic(try parseCues(vtt, separator: "."), within: duration)
+
+        let tsv = try String(contentsOf: out.appendingPathComponent("voice-note-16k.tsv"), encoding: .utf8)
+        let rows = tsv.split(separator: "\n")
+        XCTAssertEqual(rows.first, "start\tend\ttext")
+        XCTAssertEqual(rows.count, segments.count + 1)
+        XCTAssertEqual(rows.dropFirst().first?.split(separator: "\t").first.flatMap { Int($0) },
+                       Int(((jsonTimes.first?.0 ?? -1) * 1000).rounded()), "milliseconds")
+
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasSuffix(".tmp") }
+        XCTAssertEqual(leftovers, [])
+    }
+
+    func testExistingOutputsAreKeptUnlessAsked() throws {
+        let out = directory.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let existing = out.appendingPathComponent("dentist-22k.txt")
+        try "keep me\n".write(to: existing, atomically: true, encoding: .utf8)
+        let sample = TestSupport.sample("dentist-22k.ogg")
+
+        let refused = try run(["transcribe", "--model", "tiny.en", "-o", out.path, sample])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains("--overwrite"), refused.stderr)
+        XCTAssertEqual(try String(contentsOf: existing, encoding: .utf8), "keep me\n")
+
+        let skipped = try run(["transcribe", "--model", "tiny.en", "--skip-existing", "-o", out.path, sample])
+        XCTAssertEqual(skipped.status, 0, skipped.stderr)
+        XCTAssertEqual(try String(contentsOf: existing, encoding: .utf8), "keep me\n")
+
+        let replaced = try run(["transcribe", "--model", "tiny.en", "--overwrite", "-o", out.path, sample])
+        XCTAssertEqual(replaced.status, 0, replaced.stderr)
+        XCTAssertTrue(try String(contentsOf: existing, encoding: .utf8).lowercased().contains("dentist"))
+    }
+
+    func testABadFileFailsAloneWithExitStatusOne() throws {
+        let broken = directory.appendingPathComponent("broken.wav")
+        try Data("not audio at all".utf8).write(to: broken)
+        let result = try run(["transcribe", "--model", "tiny.en", broken.path, TestSupport.sample("dentist-22k.ogg"),
+                              directory.appendingPathComponent("missing.flac").path])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stdout.lowercased().contains("dentist"), "the good file is still transcribed")
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("hark: ") }
+        XCTAssertEqual(errors.count, 2, result.stderr)
+        XCTAssertTrue(result.stderr.contains("hark: \(broken.path): "), result.stderr)
+        XCTAssertTrue(result.stderr.contains("missing.flac: no such file"), result.stderr)
+    }
+
+    func testReadsStandardInput() throws {
+        let audio = try Data(contentsOf: URL(fileURLWithPath: TestSupport.sample("shopping-48k.flac")))
+        var environment = ProcessInfo.processInfo.environment
+        environment["HARK_MODELS"] = TestSupport.modelStore.path
+        let result = try TestSupport.run(try hark, ["transcribe", "--model", "tiny.en", "-"], stdin: audio, environment: environment)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.lowercased().contains("milk"), result.stdout)
+    }
+
+    func testUsageErrorsExitWithTwo() throws {
+        for arguments in [["transcribe", "--format", "docx", "x.wav"], ["transcribe"], ["transcribe", "--beam-size", "0", "x.wav"],
+                          ["transcribe", "--frobnicate", "x.wav"]] {
+            let result = try run(arguments)
+            XCTAssertEqual(result.status, 2, "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stderr.hasPrefix("hark: "), result.stderr)
+        }
+    }
+
+    func testMissingModelSaysHowToFetchIt() throws {
+        let result = try run(["transcribe", "--model", "nonesuch", "--models-dir", directory.path, TestSupport.sample("dentist-22k.ogg")])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("fetch-models"), result.stderr)
+        XCTAssertEqual(result.stderr.split(separator: "\n").filter { $0.hasPrefix("hark:") }.count, 1)
+    }
+
+    func testHelpIsClear() throws {
+        let result = try run(["transcribe", "--help"])
+        XCTAssertEqual(result.status, 0)
+        for option in ["--model", "--format", "--output-dir", "--language", "--beam-size", "--overwrite", "--skip-existing"] {
+            XCTAssertTrue(result.stdout.contains(option), option)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func parseCues(_ text: String, separator: String) throws -> [(Double, Double)] {
+        try text.split(separator: "\n").filter { $0.contains("-->") }.map { line in
+            let parts = line.components(separatedBy: " --> ")
+            guard parts.count == 2 else { throw XCTSkip("bad cue line \(line)") }
+            return (try seconds(parts[0], separator: separator), try seconds(parts[1], separator: separator))
+        }
+    }
+
+    private func seconds(_ clock: String, separator: String) throws -> Double {
+        let pieces = clock.components(separatedBy: separator)
+        let hms = pieces[0].split(separator: ":").compactMap { Double($0) }
+        XCTAssertEqual(pieces.count, 2, clock)
+        XCTAssertEqual(hms.count, 3, clock)
+        XCTAssertEqual(pieces.last?.count, 3, "milliseconds have three digits: \(clock)")
+        return hms[0] * 3600 + hms[1] * 60 + hms[2] + (Double(pieces[1]) ?? 0) / 1000
+    }
+
+    private func assertMonotonic(_ times: [(Double, Double)], within duration: Double, file: StaticString = #filePath, line: UInt = #line) {
+        var previous = 0.0
+        for (start, end) in times {
+            XCTAssertLessThanOrEqual(previous, start + 1e-9, file: file, line: line)
+            XCTAssertLessThan(start, end, file: file, line: line)
+            XCTAssertLessThanOrEqual(end, duration + 0.01, file: file, line: line)
+            previous = start
+        }
+    }
+}

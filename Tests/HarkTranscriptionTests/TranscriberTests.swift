@@ -1,0 +1,165 @@
+import Foundation
+import HarkAudio
+import HarkTestSupport
+import XCTest
+
+@testable import HarkTranscription
+
+/// End-to-end transcription with the real tiny.en (and base) models on real audio.
+final class TranscriberTests: XCTestCase {
+    nonisolated(unsafe) static var tinyEn: Transcriber?
+
+    private func tiny() throws -> Transcriber {
+        if let loaded = Self.tinyEn { return loaded }
+        let transcriber = try Transcriber(modelDirectory: try TestSupport.modelDirectory("tiny.en"))
+        Self.tinyEn = transcriber
+        return transcriber
+    }
+
+    func testBundledSamplesAreTranscribed() throws {
+        let transcriber = try tiny()
+        let references = try TestSupport.sampleTranscripts()
+        var errors = 0, words = 0
+        for (file, reference) in references.sorted(by: { $0.key < $1.key }) {
+            let transcript = try transcriber.transcribe(path: TestSupport.sample(file))
+            let ref = WordErrorRate.words(reference)
+            errors += WordErrorRate.edits(ref, WordErrorRate.words(transcript.text))
+            words += ref.count
+            XCTAssertEqual(transcript.language, "en")
+            XCTAssertFalse(transcript.segments.isEmpty, file)
+        }
+        // Synthetic voices at odd rates are hard for tiny.en; most words must still come through.
+        XCTAssertLessThan(Double(errors) / Double(words), 0.25, "\(errors) errors in \(words) words")
+    }
+
+    func testRealSpeechGreedyAndBeamSearch() throws {
+        let transcriber = try tiny()
+        let entries = try ManifestEntry.read("dev-clean.tsv", limit: 8)
+        for beamSize in [1, 5] {
+            var options = TranscriptionOptions()
+            options.beamSize = beamSize
+            var errors = 0, words = 0
+            for entry in entries {
+                let transcript = try transcriber.transcribe(path: entry.audioPath, options: options)
+                let ref = WordErrorRate.words(entry.text)
+                errors += WordErrorRate.edits(ref, WordErrorRate.words(transcript.text))
+                words += ref.count
+                for segment in transcript.segments {
+                    XCTAssertLessThan(segment.start, segment.end)
+                    XCTAssertLessThanOrEqual(segment.end, transcript.duration + 0.01)
+                    XCTAssertLessThanOrEqual(segment.avgLogprob, 0)
+                    XCTAssertTrue((0...1).contains(segment.noSpeechProb))
+                    XCTAssertEqual(segment.temperature, 0)
+                }
+            }
+            XCTAssertLessThan(Double(errors) / Double(words), 0.15, "beam \(beamSize): \(errors) errors in \(words) words")
+        }
+    }
+
+    /// A recording longer than one window: seeking by timestamps across several windows.
+    func testLongRecordingAcrossWindows() throws {
+        let entries = try ManifestEntry.read("dev-clean.tsv", limit: 24)
+        let directory = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let joined = directory.appendingPathComponent("joined.flac").path
+        let result = try TestSupport.run("/usr/bin/sox", entries.map(\.audioPath) + [joined])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let transcript = try tiny().transcribe(path: joined)
+        XCTAssertGreaterThan(transcript.duration, 60)
+        XCTAssertGreaterThan(Set(transcript.segments.map(\.seek)).count, 2, "several windows")
+        var previousStart = -1.0
+        for segment in transcript.segments {
+            XCTAssertGreaterThanOrEqual(segment.start, previousStart, "segments in time order")
+            XCTAssertLessThan(segment.start, segment.end)
+            previousStart = segment.start
+        }
+        XCTAssertLessThanOrEqual(transcript.segments.last?.end ?? 0, transcript.duration + 0.01)
+        let reference = entries.map(\.text).joined(separator: " ")
+        let rate = WordErrorRate.rate(reference: reference, hypothesis: transcript.text)
+        XCTAssertLessThan(rate, 0.15, "WER \(rate)")
+    }
+
+    func testSilenceGivesNoText() throws {
+        let transcript = try tiny().transcribe(samples: [Float](repeating: 0, count: 16_000 * 12))
+        XCTAssertEqual(transcript.text.trimmingCharacters(in: .whitespaces), "", "hallucinated: \(transcript.text)")
+        XCTAssertEqual(transcript.duration, 12, accuracy: 1e-9)
+    }
+
+    /// The silence guard skips near-silent windows but keeps quiet speech.
+    func testSilenceGuardKeepsQuietSpeech() throws {
+        var generator = SystemRandomNumberGenerator()
+        let hiss = (0..<(16_000 * 8)).map { _ in Float.random(in: -1...1, using: &generator) * 0.0001 }  // −80 dBFS
+        XCTAssertEqual(try tiny().transcribe(samples: hiss).text.trimmingCharacters(in: .whitespaces), "")
+
+        let speech = try AudioReader.decode(path: TestSupport.sample("voice-note-16k.wav"))
+        let peak = speech.map(abs).max() ?? 1
+        let quiet = speech.map { $0 / peak * 0.01 }    // peak at −40 dBFS
+        let transcript = try tiny().transcribe(samples: quiet)
+        XCTAssertLessThan(WordErrorRate.rate(reference: "Hark is an offline transcriber. It turns voice notes into text on your own computer.",
+                                             hypothesis: transcript.text), 0.3, transcript.text)
+    }
+
+    func testVeryShortInputIsValid() throws {
+        let transcript = try tiny().transcribe(samples: [Float](repeating: 0.01, count: 800))
+        XCTAssertEqual(transcript.duration, 0.05, accuracy: 1e-9)
+    }
+
+    func testTemperatureFallbackReportsTheTemperatureUsed() throws {
+        var options = TranscriptionOptions()
+        options.logProbThreshold = 0.5      // nothing passes: every temperature is tried
+        options.noSpeechThreshold = nil
+        options.temperatures = [0, 0.5, 1.0]
+        options.bestOf = 2
+        let transcript = try tiny().transcribe(path: TestSupport.sample("voice-note-16k.wav"), options: options)
+        XCTAssertFalse(transcript.segments.isEmpty)
+        XCTAssertEqual(transcript.segments.first?.temperature, 1.0)
+    }
+
+    func testWithoutTimestampsGivesOneSegmentPerWindow() throws {
+        var options = TranscriptionOptions()
+        options.withoutTimestamps = true
+        let transcript = try tiny().transcribe(path: TestSupport.sample("voice-note-16k.wav"), options: options)
+        XCTAssertEqual(transcript.segments.count, 1)
+        XCTAssertEqual(transcript.segments.first?.start, 0)
+        XCTAssertFalse(transcript.segments.first?.tokens.contains { $0 >= 50363 } ?? true)
+    }
+
+    func testInitialPromptIsNotEchoed() throws {
+        var options = TranscriptionOptions()
+        options.initialPrompt = "Hark, Whisper, transcriber."
+        let transcript = try tiny().transcribe(path: TestSupport.sample("voice-note-16k.wav"), options: options)
+        XCTAssertLessThan(WordErrorRate.rate(reference: "Hark is an offline transcriber. It turns voice notes into text on your own computer.",
+                                             hypothesis: transcript.text), 0.25, transcript.text)
+    }
+
+    func testEnglishOnlyModelRefusesOtherLanguagesAndTranslation() throws {
+        var options = TranscriptionOptions()
+        options.language = "de"
+        XCTAssertThrowsError(try tiny().transcribe(samples: [0, 0, 0], options: options))
+        options = TranscriptionOptions()
+        options.task = .translate
+        XCTAssertThrowsError(try tiny().transcribe(samples: [0, 0, 0], options: options)) { error in
+            XCTAssertTrue("\(error)".contains("multilingual"), "\(error)")
+        }
+    }
+
+    func testMultilingualBaseDetectsEnglish() throws {
+        let base = try Transcriber(modelDirectory: try TestSupport.modelDirectory("base"))
+        let entry = try XCTUnwrap(try ManifestEntry.read("dev-clean.tsv", limit: 1).first)
+        let transcript = try base.transcribe(path: entry.audioPath)
+        XCTAssertEqual(transcript.language, "en")
+        XCTAssertGreaterThan(transcript.languageProbability, 0.5)
+        XCTAssertLessThan(WordErrorRate.rate(reference: entry.text, hypothesis: transcript.text), 0.3, transcript.text)
+        var options = TranscriptionOptions()
+        options.language = "xx"
+        XCTAssertThrowsError(try base.transcribe(path: entry.audioPath, options: options)) { error in
+            XCTAssertTrue("\(error)".contains("unknown language 'xx'"), "\(error)")
+        }
+    }
+
+    func testBadAudioIsATypedError() throws {
+        XCTAssertThrowsError(try tiny().transcribe(path: "/nonexistent/note.wav")) { error in
+            guard case TranscriptionError.audio(.fileNotFound) = error else { return XCTFail("\(error)") }
+        }
+    }
+}
