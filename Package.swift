@@ -12,6 +12,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // C libraries from Debian, through pkg-config.
@@ -36,8 +38,15 @@ let package = Package(
         .target(name: "HarkDecoding", dependencies: ["HarkModel", "HarkTokenizer", "CZlib"]),
         .target(name: "HarkTranscription",
                 dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding"]),
-        .target(name: "HarkCLI", dependencies: [
+        .target(name: "HarkEvaluation", dependencies: ["HarkTranscription"]),
+        .target(name: "HarkWatch", dependencies: [
             "HarkTranscription",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "HarkCLI", dependencies: [
+            "HarkTranscription", "HarkEvaluation", "HarkWatch",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hark", dependencies: ["HarkCLI"]),
@@ -55,6 +64,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarkTranscriptionTests",
                     dependencies: ["HarkTranscription", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),
+        .testTarget(name: "HarkEvaluationTests", dependencies: ["HarkEvaluation", "HarkTestSupport"]),
+        .testTarget(name: "HarkWatchTests", dependencies: ["HarkWatch", "HarkTestSupport"]),
         .testTarget(name: "HarkCLITests", dependencies: ["HarkCLI", "HarkTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

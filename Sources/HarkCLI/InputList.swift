@@ -57,7 +57,7 @@ struct InputList {
     /// Copies standard input to a temporary file (the decoder reads files twice).
     private static func spoolStandardInput() throws -> String {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("hark-stdin-\(getpid())")
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         while let chunk = try FileHandle.standardInput.read(upToCount: 1 << 20), !chunk.isEmpty {

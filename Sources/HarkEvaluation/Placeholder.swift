@@ -1,0 +1,1 @@
+// Evaluation: WER, text normalisation, eval runs.
