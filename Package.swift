@@ -34,7 +34,8 @@ let package = Package(
         .target(name: "HarkAudio", dependencies: ["CSndFile", "CSoxr"]),
         .target(name: "HarkFeatures", dependencies: ["CFFTW3", "HarkAudio"]),
         .target(name: "HarkTokenizer"),
-        .target(name: "HarkModel", dependencies: ["COpenBLAS", "CHarkKernels"]),
+        .target(name: "HarkKernels", dependencies: ["CHarkKernels"]),
+        .target(name: "HarkModel", dependencies: ["COpenBLAS", "CHarkKernels", "HarkKernels"]),
         .target(name: "HarkDecoding", dependencies: ["HarkModel", "HarkTokenizer", "CZlib"]),
         .target(name: "HarkTranscription",
                 dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding"]),
@@ -51,10 +52,11 @@ let package = Package(
         ]),
         .executableTarget(name: "hark", dependencies: ["HarkCLI"]),
         // Stage-level benchmarks driven by Scripts/bench-* (release builds only).
-        .executableTarget(name: "hark-bench", dependencies: ["HarkAudio", "HarkFeatures", "HarkModel"]),
+        .executableTarget(name: "hark-bench", dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkKernels", "COpenBLAS"]),
 
         // Shared test helpers: locating the repository, its samples and models; writing WAV files.
         .target(name: "HarkTestSupport", path: "Tests/HarkTestSupport"),
+        .testTarget(name: "HarkKernelsTests", dependencies: ["HarkKernels", "CHarkKernels"]),
         .testTarget(name: "HarkAudioTests", dependencies: ["HarkAudio", "HarkTestSupport"]),
         .testTarget(name: "HarkFeaturesTests", dependencies: ["HarkFeatures", "HarkAudio", "HarkTestSupport"],
                     resources: [.copy("Fixtures")]),

@@ -1,0 +1,1 @@
+// Swift API over the int8 kernels.
