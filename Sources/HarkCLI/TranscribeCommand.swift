@@ -138,6 +138,7 @@ struct TranscribeCommand: ParsableCommand {
         }
         console.status("loaded \(model) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
 
+        Interruption.install()
         var failures = inputs.problems.count
         for problem in inputs.problems { console.error(problem) }
         var audioSeconds = 0.0
@@ -146,6 +147,9 @@ struct TranscribeCommand: ParsableCommand {
                 let outcome = try transcribeOne(input, transcriber: transcriber, options: options, formats: formats,
                                                 console: console, printHeader: inputs.files.count > 1, first: index == 0)
                 audioSeconds += outcome
+            } catch TranscriptionError.cancelled {
+                console.error("interrupted; no output was written for \(input.displayName)")
+                throw ExitCode(130)
             } catch {
                 failures += 1
                 console.error("\(input.displayName): \(error)")
@@ -180,7 +184,7 @@ struct TranscribeCommand: ParsableCommand {
             }
         }
         let progress = ProgressLine(console: console, name: input.displayName)
-        let transcript = try transcriber.transcribe(path: input.path, options: options) { update in
+        let transcript = try transcriber.transcribe(path: input.path, options: options, cancellation: Interruption.flag) { update in
             progress.update(update)
             if verbose {
                 for segment in update.newSegments {

@@ -14,6 +14,8 @@ public enum TranscriptionError: Error, CustomStringConvertible, Sendable {
     case unknownLanguage(String, known: [String])
     /// The request needs a multilingual model.
     case needsMultilingualModel(String)
+    /// ``CancellationFlag/cancel()`` was called.
+    case cancelled
 
     public var description: String {
         switch self {
@@ -24,6 +26,8 @@ public enum TranscriptionError: Error, CustomStringConvertible, Sendable {
             return "unknown language '\(code)'; this model knows: \(known.joined(separator: ", "))"
         case .needsMultilingualModel(let what):
             return "\(what) needs a multilingual model (e.g. --model base); this one is English-only"
+        case .cancelled:
+            return "interrupted"
         }
     }
 }
@@ -63,7 +67,9 @@ public final class Transcriber: Sendable {
 
     /// Transcribes a recording on disk, streaming it in bounded memory.
     /// - Parameter progress: called after every 30-second window.
+    /// - Parameter cancellation: checked between windows; raising it throws ``TranscriptionError/cancelled``.
     public func transcribe(path: String, options: TranscriptionOptions = TranscriptionOptions(),
+                           cancellation: CancellationFlag? = nil,
                            progress: ((TranscriptionProgress) -> Void)? = nil) throws(TranscriptionError) -> Transcript {
         var features: StreamedFeatures
         do {
@@ -71,15 +77,17 @@ public final class Transcriber: Sendable {
         } catch {
             throw .audio(error)
         }
-        return try transcribe(features: &features, duration: features.duration, options: options, progress: progress)
+        return try transcribe(features: &features, duration: features.duration, options: options,
+                              cancellation: cancellation, progress: progress)
     }
 
     /// Transcribes 16 kHz mono samples held in memory.
     public func transcribe(samples: [Float], options: TranscriptionOptions = TranscriptionOptions(),
+                           cancellation: CancellationFlag? = nil,
                            progress: ((TranscriptionProgress) -> Void)? = nil) throws(TranscriptionError) -> Transcript {
         var features = MelSpectrogram(samples: samples, melCount: model.dimensions.melCount)
         return try transcribe(features: &features, duration: Double(samples.count) / Double(AudioReader.sampleRate),
-                              options: options, progress: progress)
+                              options: options, cancellation: cancellation, progress: progress)
     }
 
     // MARK: The long-form loop (faster-whisper's `generate_segments`)
@@ -90,6 +98,7 @@ public final class Transcriber: Sendable {
     static let inputStride = 2
 
     func transcribe<F: FeatureSource>(features: inout F, duration: Double, options: TranscriptionOptions,
+                                      cancellation: CancellationFlag?,
                                       progress: ((TranscriptionProgress) -> Void)?) throws(TranscriptionError) -> Transcript {
         let special = tokenizer.specialTokens
         let contentFrames = features.contentFrameCount
@@ -151,6 +160,7 @@ public final class Transcriber: Sendable {
         var segments: [Segment] = []
 
         while seek < contentFrames {
+            if cancellation?.isCancelled == true { throw .cancelled }
             let windowSeek = seek
             let timeOffset = Double(seek) / Self.framesPerSecond
             let segmentSize = min(MelSpectrogram.windowFrames, contentFrames - seek)

@@ -123,6 +123,30 @@ final class TranscribeCommandTests: XCTestCase {
         XCTAssertTrue(result.stdout.lowercased().contains("milk"), result.stdout)
     }
 
+    /// Ctrl-C stops between windows, exits 130 and leaves no output file, whole or partial.
+    func testInterruptLeavesNoPartialOutput() throws {
+        let entries = try ManifestEntry.read("dev-clean.tsv", limit: 30)
+        let long = directory.appendingPathComponent("long.flac").path
+        XCTAssertEqual(try TestSupport.run("/usr/bin/sox", entries.map(\.audioPath) + [long]).status, 0)
+        let out = directory.appendingPathComponent("out")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try hark)
+        process.arguments = ["transcribe", "--model", "tiny.en", "-f", "all", "-o", out.path, long]
+        var environment = ProcessInfo.processInfo.environment
+        environment["HARK_MODELS"] = TestSupport.modelStore.path
+        process.environment = environment
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 4)
+        XCTAssertTrue(process.isRunning, "still transcribing when interrupted")
+        process.interrupt()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130)
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []
+        XCTAssertEqual(left, [])
+    }
+
     func testUsageErrorsExitWithTwo() throws {
         for arguments in [["transcribe", "--format", "docx", "x.wav"], ["transcribe"], ["transcribe", "--beam-size", "0", "x.wav"],
                           ["transcribe", "--frobnicate", "x.wav"]] {
