@@ -132,3 +132,17 @@ public enum ComputeThreads {
         openblas_set_num_threads(Int32(max(1, count)))
     }
 }
+
+/// One float that empty buffers point at, so kernels always get a valid address (they read
+/// nothing from an empty buffer).
+nonisolated(unsafe) private let emptyFloat = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+
+extension UnsafeBufferPointer where Element == Float {
+    /// The first element's address (a valid dummy when empty).
+    var start: UnsafePointer<Float> { baseAddress ?? UnsafePointer(emptyFloat) }
+}
+
+extension UnsafeMutableBufferPointer where Element == Float {
+    /// The first element's address (a valid dummy when empty).
+    var start: UnsafeMutablePointer<Float> { baseAddress ?? emptyFloat }
+}

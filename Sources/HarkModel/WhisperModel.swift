@@ -59,7 +59,7 @@ public final class WhisperModel: Sendable {
         input.withUnsafeBufferPointer { x in
             columns.withUnsafeMutableBufferPointer { col in
                 for t in 0..<outputLength {
-                    let row = col.baseAddress! + t * channels * 3
+                    let row = col.start + t * channels * 3
                     for k in 0..<3 {
                         let source = t * stride + k - 1
                         guard source >= 0 && source < length else { continue }
@@ -71,7 +71,7 @@ public final class WhisperModel: Sendable {
             }
         }
         var y = conv(columns, rows: outputLength)
-        y.withUnsafeMutableBufferPointer { FloatKernels.gelu($0.baseAddress!, count: $0.count) }
+        y.withUnsafeMutableBufferPointer { FloatKernels.gelu($0.start, count: $0.count) }
         return y
     }
 
@@ -83,16 +83,16 @@ public final class WhisperModel: Sendable {
         var output = [Float](repeating: 0, count: rows * d)
         var scores = [Float](repeating: 0, count: rows * rows)
         qkv.withUnsafeBufferPointer { qkv in
-            let base = qkv.baseAddress!
+            let base = qkv.start
             output.withUnsafeMutableBufferPointer { out in
                 scores.withUnsafeMutableBufferPointer { s in
                     for head in 0..<heads {
                         let q = base + head * headWidth, k = base + d + head * headWidth, v = base + 2 * d + head * headWidth
                         FloatKernels.gemmTransposedB(m: rows, n: rows, k: headWidth, alpha: scale, a: q, lda: 3 * d,
-                                                     b: k, ldb: 3 * d, c: s.baseAddress!, ldc: rows)
-                        FloatKernels.softmaxRows(s.baseAddress!, rows: rows, width: rows) { _ in rows }
-                        FloatKernels.gemm(m: rows, n: headWidth, k: rows, a: s.baseAddress!, lda: rows,
-                                          b: v, ldb: 3 * d, c: out.baseAddress! + head * headWidth, ldc: d)
+                                                     b: k, ldb: 3 * d, c: s.start, ldc: rows)
+                        FloatKernels.softmaxRows(s.start, rows: rows, width: rows) { _ in rows }
+                        FloatKernels.gemm(m: rows, n: headWidth, k: rows, a: s.start, lda: rows,
+                                          b: v, ldb: 3 * d, c: out.start + head * headWidth, ldc: d)
                     }
                 }
             }
@@ -102,7 +102,7 @@ public final class WhisperModel: Sendable {
 
     private func feedForward(_ norm: LayerNorm, _ first: Linear, _ second: Linear, x: inout [Float], rows: Int) {
         var h = first(norm(x, rows: rows), rows: rows)
-        h.withUnsafeMutableBufferPointer { FloatKernels.gelu($0.baseAddress!, count: $0.count) }
+        h.withUnsafeMutableBufferPointer { FloatKernels.gelu($0.start, count: $0.count) }
         add(second(h, rows: rows), to: &x)
     }
 
@@ -179,8 +179,8 @@ public final class WhisperModel: Sendable {
         x.withUnsafeBufferPointer { x in
             weights.tokenEmbedding.withUnsafeBufferPointer { e in
                 out.withUnsafeMutableBufferPointer { o in
-                    FloatKernels.gemmTransposedB(m: rows, n: vocabulary, k: d, a: x.baseAddress!, lda: d,
-                                                 b: e.baseAddress!, ldb: d, c: o.baseAddress!, ldc: vocabulary)
+                    FloatKernels.gemmTransposedB(m: rows, n: vocabulary, k: d, a: x.start, lda: d,
+                                                 b: e.start, ldb: d, c: o.start, ldc: vocabulary)
                 }
             }
         }
@@ -190,55 +190,55 @@ public final class WhisperModel: Sendable {
 
 /// What the decoder remembers about one window: the self-attention keys and values of the
 /// tokens fed so far, per hypothesis, and the cross-attention keys and values of the audio.
+///
+/// Each hypothesis owns its cache arrays, so reordering beams only moves references; a cache
+/// shared by two hypotheses after a reorder is copied when one of them is extended.
 public struct DecoderState: Sendable {
     /// The number of hypotheses decoded side by side.
-    public private(set) var batch: Int
+    public var batch: Int { keys.count }
     /// The number of token positions fed so far.
     public internal(set) var length = 0
     let width: Int
     let capacity: Int
     let audioPositions: Int
-    private var keys: [[Float]]        // per layer: [batch][capacity][width]
-    private var values: [[Float]]
+    private var keys: [[[Float]]]      // [hypothesis][layer][capacity · width]
+    private var values: [[[Float]]]
     private let crossKeyValues: [[Float]]   // per layer: [audioPositions][2·width] = [k | v]
 
     init(batch: Int, width: Int, capacity: Int, layers: Int, crossKeyValues: [[Float]], audioPositions: Int) {
-        self.batch = batch
         self.width = width
         self.capacity = capacity
         self.audioPositions = audioPositions
         self.crossKeyValues = crossKeyValues
-        keys = Array(repeating: [Float](repeating: 0, count: batch * capacity * width), count: layers)
+        let empty = Array(repeating: [Float](repeating: 0, count: capacity * width), count: layers)
+        keys = Array(repeating: empty, count: batch)
         values = keys
     }
 
     /// Keeps hypothesis `parents[i]` as the new hypothesis `i` (beam search reordering); the
     /// batch size becomes `parents.count`.
     public mutating func reorder(_ parents: [Int]) {
-        let stride = capacity * width
-        let used = length * width
-        for layer in 0..<keys.count {
-            var newKeys = [Float](repeating: 0, count: parents.count * stride)
-            var newValues = newKeys
-            for (i, parent) in parents.enumerated() {
-                newKeys.replaceSubrange(i * stride..<(i * stride + used), with: keys[layer][(parent * stride)..<(parent * stride + used)])
-                newValues.replaceSubrange(i * stride..<(i * stride + used), with: values[layer][(parent * stride)..<(parent * stride + used)])
-            }
-            keys[layer] = newKeys
-            values[layer] = newValues
-        }
-        batch = parents.count
+        keys = parents.map { keys[$0] }
+        values = parents.map { values[$0] }
     }
 
     mutating func append(layer: Int, qkv: [Float], batch: Int, steps: Int) {
-        let stride = capacity * width
-        for b in 0..<batch {
-            for t in 0..<steps {
-                let row = (b * steps + t) * 3 * width
-                let slot = b * stride + (length + t) * width
-                for i in 0..<width {
-                    keys[layer][slot + i] = qkv[row + width + i]
-                    values[layer][slot + i] = qkv[row + 2 * width + i]
+        let width = self.width, length = self.length
+        qkv.withUnsafeBufferPointer { qkv in
+            for b in 0..<batch {
+                keys[b][layer].withUnsafeMutableBufferPointer { cache in
+                    for t in 0..<steps {
+                        let row = (b * steps + t) * 3 * width + width
+                        let slot = (length + t) * width
+                        for i in 0..<width { cache[slot + i] = qkv[row + i] }
+                    }
+                }
+                values[b][layer].withUnsafeMutableBufferPointer { cache in
+                    for t in 0..<steps {
+                        let row = (b * steps + t) * 3 * width + 2 * width
+                        let slot = (length + t) * width
+                        for i in 0..<width { cache[slot + i] = qkv[row + i] }
+                    }
                 }
             }
         }
@@ -248,27 +248,27 @@ public struct DecoderState: Sendable {
         let headWidth = width / heads
         let scale = 1 / Float(headWidth).squareRoot()
         let total = length + steps
+        let width = self.width, length = self.length
         var output = [Float](repeating: 0, count: batch * steps * width)
         var scores = [Float](repeating: 0, count: steps * total)
-        let stride = capacity * width
         qkv.withUnsafeBufferPointer { qkv in
-            keys[layer].withUnsafeBufferPointer { keys in
-                values[layer].withUnsafeBufferPointer { values in
-                    output.withUnsafeMutableBufferPointer { out in
-                        scores.withUnsafeMutableBufferPointer { s in
-                            for b in 0..<batch {
+            output.withUnsafeMutableBufferPointer { out in
+                scores.withUnsafeMutableBufferPointer { s in
+                    guard let q0 = qkv.baseAddress, let o0 = out.baseAddress, let s0 = s.baseAddress else { return }
+                    for b in 0..<batch {
+                        keys[b][layer].withUnsafeBufferPointer { keys in
+                            values[b][layer].withUnsafeBufferPointer { values in
+                                guard let k0 = keys.baseAddress, let v0 = values.baseAddress else { return }
                                 for head in 0..<heads {
-                                    let q = qkv.baseAddress! + b * steps * 3 * width + head * headWidth
-                                    let k = keys.baseAddress! + b * stride + head * headWidth
-                                    let v = values.baseAddress! + b * stride + head * headWidth
+                                    let q = q0 + b * steps * 3 * width + head * headWidth
                                     FloatKernels.gemmTransposedB(m: steps, n: total, k: headWidth, alpha: scale,
-                                                                 a: q, lda: 3 * width, b: k, ldb: width,
-                                                                 c: s.baseAddress!, ldc: total)
+                                                                 a: q, lda: 3 * width, b: k0 + head * headWidth, ldb: width,
+                                                                 c: s0, ldc: total)
                                     // Position t sees the cache and the new tokens up to itself.
-                                    FloatKernels.softmaxRows(s.baseAddress!, rows: steps, width: total) { length + $0 + 1 }
-                                    FloatKernels.gemm(m: steps, n: headWidth, k: total, a: s.baseAddress!, lda: total,
-                                                      b: v, ldb: width,
-                                                      c: out.baseAddress! + b * steps * width + head * headWidth, ldc: width)
+                                    FloatKernels.softmaxRows(s0, rows: steps, width: total) { length + $0 + 1 }
+                                    FloatKernels.gemm(m: steps, n: headWidth, k: total, a: s0, lda: total,
+                                                      b: v0 + head * headWidth, ldb: width,
+                                                      c: o0 + b * steps * width + head * headWidth, ldc: width)
                                 }
                             }
                         }
@@ -292,13 +292,13 @@ public struct DecoderState: Sendable {
                         for head in 0..<heads {
                             // Every hypothesis attends to the same audio: one product for all rows.
                             FloatKernels.gemmTransposedB(m: rows, n: positions, k: headWidth, alpha: scale,
-                                                         a: q.baseAddress! + head * headWidth, lda: width,
-                                                         b: kv.baseAddress! + head * headWidth, ldb: 2 * width,
-                                                         c: s.baseAddress!, ldc: positions)
-                            FloatKernels.softmaxRows(s.baseAddress!, rows: rows, width: positions) { _ in positions }
-                            FloatKernels.gemm(m: rows, n: headWidth, k: positions, a: s.baseAddress!, lda: positions,
-                                              b: kv.baseAddress! + width + head * headWidth, ldb: 2 * width,
-                                              c: out.baseAddress! + head * headWidth, ldc: width)
+                                                         a: q.start + head * headWidth, lda: width,
+                                                         b: kv.start + head * headWidth, ldb: 2 * width,
+                                                         c: s.start, ldc: positions)
+                            FloatKernels.softmaxRows(s.start, rows: rows, width: positions) { _ in positions }
+                            FloatKernels.gemm(m: rows, n: headWidth, k: positions, a: s.start, lda: positions,
+                                              b: kv.start + width + head * headWidth, ldb: 2 * width,
+                                              c: out.start + head * headWidth, ldc: width)
                         }
                     }
                 }

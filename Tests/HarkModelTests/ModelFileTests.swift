@@ -61,6 +61,81 @@ final class ModelFileTests: XCTestCase {
         }
     }
 
+    /// Writes a small CTranslate2 file of the given binary version.
+    private func synthesize(version: UInt32, variables: [(String, [UInt32], UInt8, Data)], aliases: [(String, String)]) -> Data {
+        var data = Data()
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+        func string(_ s: String) {
+            let bytes = Array(s.utf8) + [0]
+            withUnsafeBytes(of: UInt16(bytes.count).littleEndian) { data.append(contentsOf: $0) }
+            data.append(contentsOf: bytes)
+        }
+        u32(version)
+        if version >= 2 { string("WhisperSpec"); u32(3) }
+        u32(UInt32(variables.count))
+        for (name, shape, type, payload) in variables {
+            string(name)
+            data.append(UInt8(shape.count))
+            for dim in shape { u32(dim) }
+            if version >= 4 {
+                data.append(type)
+                u32(UInt32(payload.count))
+            } else {
+                let itemSize: UInt8 = type == 0 ? 4 : (type == 2 ? 2 : 1)
+                data.append(itemSize)
+                u32(UInt32(payload.count) / UInt32(itemSize))
+            }
+            data.append(payload)
+        }
+        if version >= 3 {
+            u32(UInt32(aliases.count))
+            for (alias, target) in aliases { string(alias); string(target) }
+        }
+        return data
+    }
+
+    private func bytes<T>(_ values: [T]) -> Data { values.withUnsafeBytes { Data($0) } }
+
+    func testEveryDataTypeAndAliases() throws {
+        let variables: [(String, [UInt32], UInt8, Data)] = [
+            ("a/bf16", [2], 5, bytes([UInt16(0x3F80), UInt16(0xC040)])),            // 1, -3
+            ("a/f16", [3], 4, bytes([UInt16(0x3C00), UInt16(0xC000), UInt16(0x3555)])),  // 1, -2, ≈1/3
+            ("a/f32", [2, 2], 0, bytes([Float(1.5), -2, 0.25, 8])),
+            ("a/i16", [], 2, bytes([Int16(-6)])),
+            ("a/i32", [2], 3, bytes([Int32(70_000), -1])),
+            ("w/weight", [2, 2], 1, bytes([Int8(127), -64, 10, -127])),
+            ("w/weight_scale", [2], 0, bytes([Float(127), Float(12.7)])),
+        ]
+        let url = directory.appendingPathComponent("model.bin")
+        try synthesize(version: 6, variables: variables, aliases: [("x/weight", "w/weight")]).write(to: url)
+        let file = try CTranslate2File(path: url.path)
+        XCTAssertEqual(try file.floats("a/bf16"), [1, -3])
+        let half = try file.floats("a/f16")
+        XCTAssertEqual(half[0], 1); XCTAssertEqual(half[1], -2); XCTAssertEqual(half[2], 1.0 / 3, accuracy: 1e-3)
+        XCTAssertEqual(try file.floats("a/f32", shape: [2, 2]), [1.5, -2, 0.25, 8])
+        XCTAssertEqual(file.scalar("a/i16"), -6)
+        XCTAssertEqual(try file.floats("a/i32"), [70_000, -1])
+        XCTAssertEqual(try file.floats("w/weight"), [1, -64.0 / 127, 10 / 12.7, -127 / 12.7].map { Float($0) })
+        XCTAssertEqual(try file.floats("x/weight"), try file.floats("w/weight"), "an alias and its scale")
+        XCTAssertThrowsError(try file.floats("a/f32", shape: [4])) { error in
+            guard case ModelError.badTensor = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertThrowsError(try file.floats("nope"))
+    }
+
+    func testLegacyBinaryVersions() throws {
+        for version in [1, 2, 3] as [UInt32] {
+            let url = directory.appendingPathComponent("v\(version).bin")
+            try synthesize(version: version, variables: [("t", [2], 0, bytes([Float(3), 4])), ("u", [1], 1, bytes([Int8(-5)]))],
+                           aliases: [("t2", "t")]).write(to: url)
+            let file = try CTranslate2File(path: url.path)
+            XCTAssertEqual(file.binaryVersion, Int(version))
+            XCTAssertEqual(try file.floats("t"), [3, 4])
+            XCTAssertEqual(try file.floats("u"), [-5])
+            XCTAssertEqual(file.variables["t2"] != nil, version >= 3)
+        }
+    }
+
     func testMissingDirectory() {
         XCTAssertThrowsError(try WhisperModel(directory: directory.appendingPathComponent("nothing"))) { error in
             XCTAssertEqual(error as? ModelError, .missingFile(path: directory.appendingPathComponent("nothing").path))

@@ -157,6 +157,28 @@ final class TranscriberTests: XCTestCase {
         }
     }
 
+    /// German speech (espeak-ng): base detects the language, transcribes it, and translates it.
+    func testMultilingualDetectionAndTranslation() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let german = directory.appendingPathComponent("de.wav").path
+        let spoken = try TestSupport.run("/usr/bin/espeak-ng", ["-v", "de", "-s", "140", "-w", german,
+                                                               "Guten Morgen. Ich möchte heute einen Termin vereinbaren."])
+        XCTAssertEqual(spoken.status, 0, spoken.stderr)
+        let base = try Transcriber(modelDirectory: try TestSupport.modelDirectory("base"))
+        let transcript = try base.transcribe(path: german)
+        XCTAssertEqual(transcript.language, "de")
+        XCTAssertTrue(transcript.text.contains("Guten Morgen"), transcript.text)
+        var options = TranscriptionOptions()
+        options.task = .translate
+        let translated = try base.transcribe(path: german, options: options)
+        XCTAssertEqual(translated.language, "de")
+        XCTAssertTrue(translated.text.lowercased().contains("good morning"), translated.text)
+        options = TranscriptionOptions()
+        options.language = "de"
+        XCTAssertEqual(try base.transcribe(path: german, options: options).languageProbability, 1)
+    }
+
     func testBadAudioIsATypedError() throws {
         XCTAssertThrowsError(try tiny().transcribe(path: "/nonexistent/note.wav")) { error in
             guard case TranscriptionError.audio(.fileNotFound) = error else { return XCTFail("\(error)") }
