@@ -1,0 +1,230 @@
+import Foundation
+import HarkTestSupport
+@testable import HarkWatch
+import XCTest
+
+/// The built `hark watch` as a user (or systemd) runs it: --once, status, SIGTERM and kill -9.
+final class WatchCommandTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws { folder = try TestSupport.temporaryDirectory().resolvingSymlinksInPath() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    /// The `hark` executable built beside the test bundle.
+    private var hark: String {
+        get throws {
+            let candidates = [Bundle.main.bundleURL.deletingLastPathComponent(),
+                              URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+                              Bundle(for: WatchCommandTests.self).bundleURL.deletingLastPathComponent()]
+            for directory in candidates {
+                let path = directory.appendingPathComponent("hark").path
+                if FileManager.default.isExecutableFile(atPath: path) { return path }
+            }
+            throw XCTSkip("the hark executable was not built next to the tests; run Scripts/test")
+        }
+    }
+
+    private var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["HARK_MODELS"] = TestSupport.modelStore.path
+        return environment
+    }
+
+    private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try TestSupport.run(try hark, arguments, environment: environment)
+    }
+
+    private func requireModel() throws {
+        do { _ = try TestSupport.modelDirectory("tiny.en") } catch { throw XCTSkip("\(error)") }
+    }
+
+    private func copySample(_ name: String, as target: String? = nil) throws {
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: TestSupport.sample(name)),
+                                         to: folder.appendingPathComponent(target ?? name))
+    }
+
+    private func files() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0 != ".hark" }.sorted()
+    }
+
+    /// The JSON log events, by name.
+    private func events(_ stderr: String) throws -> [[String: Any]] {
+        try stderr.split(separator: "\n").map { line in
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw TimeoutError(what: "a JSON object, got: \(line)")
+            }
+            return object
+        }
+    }
+
+    private static let fast = ["--model", "tiny.en", "--beam-size", "1", "--settle", "0.3", "--log-format", "json"]
+
+    func testOnceStatusAndUsage() throws {
+        try requireModel()
+        try copySample("dentist-22k.ogg")
+        try Data("this is not audio".utf8).write(to: folder.appendingPathComponent("broken.wav"))
+
+        let first = try run(["watch", folder.path, "--once"] + Self.fast)
+        XCTAssertEqual(first.status, 1, "a file failed\n" + first.stderr)
+        let log = try events(first.stderr)
+        let names = log.compactMap { $0["event"] as? String }
+        for event in ["loaded", "watching", "found", "started", "done", "failed", "stopped"] {
+            XCTAssertTrue(names.contains(event), "\(event) in \(names)")
+        }
+        let done = try XCTUnwrap(log.first { $0["event"] as? String == "done" })
+        XCTAssertEqual(done["path"] as? String, "dentist-22k.ogg")
+        XCTAssertNotNil(done["speed"] as? Double)
+        XCTAssertNotNil(done["seconds"] as? Double)
+        let failed = try XCTUnwrap(log.first { $0["event"] as? String == "failed" })
+        XCTAssertEqual(failed["path"] as? String, "broken.wav")
+        XCTAssertTrue((failed["reason"] as? String)?.contains("not a readable audio file") ?? false, "\(failed)")
+        XCTAssertEqual(try files(), ["broken.wav", "dentist-22k.json", "dentist-22k.ogg", "dentist-22k.txt"])
+        XCTAssertTrue(try String(contentsOf: folder.appendingPathComponent("dentist-22k.txt"), encoding: .utf8)
+            .lowercased().contains("dentist"))
+
+        let status = try run(["watch", "status", folder.path])
+        XCTAssertEqual(status.status, 0, status.stderr)
+        XCTAssertTrue(status.stdout.contains("pending 0   processing 0   done 1   failed 1"), status.stdout)
+        XCTAssertTrue(status.stdout.contains("broken.wav  (1 attempt, retry at "), status.stdout)
+        XCTAssertTrue(status.stdout.contains("watcher  not running"), status.stdout)
+        let json = try run(["watch", folder.path, "--status", "--json"])
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((object["counts"] as? [String: Int])?["done"], 1)
+
+        // Again: nothing is redone; the bad file waits for its retry time, so this run is clean.
+        let second = try run(["watch", folder.path, "--once"] + Self.fast)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertFalse(try events(second.stderr).contains { $0["event"] as? String == "started" }, second.stderr)
+
+        let int8 = try run(["watch", folder.path, "--compute-type", "int8"])
+        XCTAssertEqual(int8.status, 2)
+        XCTAssertTrue(int8.stderr.contains("int8 is not available yet"), int8.stderr)
+        let missing = try run(["watch", folder.appendingPathComponent("nope").path, "--once"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("no such folder"), missing.stderr)
+        let noLedger = try run(["watch", "status", TestSupport.audioDirectory.path])
+        XCTAssertEqual(noLedger.status, 1)
+        XCTAssertTrue(noLedger.stderr.contains("has 'hark watch' run on this folder?"), noLedger.stderr)
+    }
+
+    /// SIGTERM mid-file, then kill -9 mid-file, then a restart: every recording ends with exactly
+    /// one complete set of outputs and a correct ledger.
+    func testSigtermAndKillNineMidTranscriptionThenRestart() throws {
+        try requireModel()
+        try copySample("voice-note-16k.wav")
+        try copySample("dentist-22k.ogg")
+        let ledgerURL = folder.appendingPathComponent(".hark/ledger.sqlite")
+
+        // SIGTERM with --grace 0: the running file goes back to pending, exit status 0.
+        let stopped = try Watch(hark: try hark, arguments: ["watch", folder.path, "--grace", "0"] + Self.fast,
+                                environment: environment)
+        let firstKey = try stopped.waitForProcessing(ledgerURL)
+        kill(stopped.process.processIdentifier, SIGTERM)
+        XCTAssertEqual(stopped.wait(), 0, stopped.stderr)
+        XCTAssertEqual(stopped.process.terminationReason, .exit)
+        XCTAssertTrue(stopped.stderr.contains("\"event\":\"stopping\""), stopped.stderr)
+        var rows = try Ledger(url: ledgerURL, create: false).recordings()
+        XCTAssertFalse(rows.contains { $0.state == .processing }, "nothing is left half-done")
+        if let row = rows.first(where: { $0.key == firstKey }), row.state == .pending {
+            XCTAssertEqual(row.attempts, 0, "an abandoned attempt is not counted")
+            XCTAssertTrue(stopped.stderr.contains("\"event\":\"abandoned\""), stopped.stderr)
+        }
+        try assertCompleteSets(rows)
+
+        // kill -9 in the middle of a transcription.
+        let killed = try Watch(hark: try hark, arguments: ["watch", folder.path] + Self.fast, environment: environment)
+        let killedKey = try killed.waitForProcessing(ledgerURL)
+        Thread.sleep(forTimeInterval: 0.05) // well inside even a release-build transcription
+        kill(killed.process.processIdentifier, SIGKILL)
+        _ = killed.wait()
+        XCTAssertEqual(killed.process.terminationReason, .uncaughtSignal)
+        rows = try Ledger(url: ledgerURL, create: false).recordings()
+        let interrupted = try XCTUnwrap(rows.first { $0.key == killedKey })
+        let attemptsBefore = interrupted.attempts
+        XCTAssertEqual(interrupted.state, .processing, "killed mid-transcription")
+
+        // Restart: the interrupted file is redone once, everything ends done, one set each.
+        let restart = try run(["watch", folder.path, "--once"] + Self.fast)
+        XCTAssertEqual(restart.status, 0, restart.stderr)
+        XCTAssertTrue(restart.stderr.contains("\"event\":\"recovered\""), restart.stderr)
+        rows = try Ledger(url: ledgerURL, create: false).recordings()
+        XCTAssertEqual(rows.map(\.state), [.done, .done], "\(rows)")
+        XCTAssertEqual(rows.first { $0.key == killedKey }?.attempts, attemptsBefore + 1, "redone exactly once")
+        try assertCompleteSets(rows)
+        XCTAssertEqual(try files(), ["dentist-22k.json", "dentist-22k.ogg", "dentist-22k.txt",
+                                     "voice-note-16k.json", "voice-note-16k.txt", "voice-note-16k.wav"])
+        let hidden = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".tmp") }
+        XCTAssertEqual(hidden, [], "no temporary files left")
+    }
+
+    /// Every done recording has its txt and json, parseable and about it; nothing else has outputs.
+    private func assertCompleteSets(_ rows: [Recording], file: StaticString = #filePath, line: UInt = #line) throws {
+        for row in rows {
+            let stem = (row.path as NSString).deletingPathExtension
+            let outputs = ["\(stem).txt", "\(stem).json"]
+            if row.state == .done {
+                XCTAssertEqual(row.outputs, outputs, file: file, line: line)
+                let json = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent(outputs[1]))) as? [String: Any]
+                XCTAssertEqual(json?["model"] as? String, "tiny.en", file: file, line: line)
+                let text = try String(contentsOf: folder.appendingPathComponent(outputs[0]), encoding: .utf8)
+                XCTAssertEqual((json?["text"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, false, file: file, line: line)
+                XCTAssertFalse(text.isEmpty, file: file, line: line)
+            } else {
+                for output in outputs {
+                    XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent(output).path),
+                                   "\(output) exists for a recording that is \(row.state)", file: file, line: line)
+                }
+            }
+        }
+    }
+}
+
+/// A `hark watch` process in the background, its standard error in a file.
+private final class Watch {
+    let process = Process()
+    private let errorURL: URL
+
+    init(hark: String, arguments: [String], environment: [String: String]) throws {
+        errorURL = FileManager.default.temporaryDirectory.appendingPathComponent("hark-watch-\(UUID().uuidString).err")
+        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: hark)
+        process.arguments = arguments
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: errorURL)
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: errorURL)
+    }
+
+    var stderr: String { (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "" }
+
+    /// Waits until the ledger shows a recording being transcribed; returns its key.
+    func waitForProcessing(_ ledgerURL: URL, timeout: TimeInterval = 60) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var ledger: Ledger?
+        while Date() < deadline {
+            guard process.isRunning else {
+                process.waitUntilExit()
+                throw TimeoutError(what: "a transcription; the watcher exited (status \(process.terminationStatus), "
+                                   + "\(process.terminationReason == .exit ? "exit" : "signal")):\n" + stderr)
+            }
+            if ledger == nil { ledger = try? Ledger(url: ledgerURL, create: false) }
+            if let row = try ledger?.recordings(in: .processing).first { return row.key }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        throw TimeoutError(what: "a transcription to start:\n" + stderr)
+    }
+
+    func wait(timeout: TimeInterval = 30) -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
