@@ -1,1 +1,0 @@
-// Evaluation: WER, text normalisation, eval runs.
