@@ -14,18 +14,20 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Directory of the model store.") var modelsDir: String?
     @Option(name: .long, help: "Beam width (1 = greedy).") var beamSize = 5
     @Option(name: .long, help: "Runs to take the best of.") var runs = 3
+    @Option(name: .long, help: "int8 or float32.") var computeType = "int8"
     @Option(name: .long, help: "CPU threads for the model.") var threads: Int?
 
     func validate() throws {
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
         guard beamSize >= 1 else { throw ValidationError("--beam-size must be at least 1") }
+        guard ComputeType(rawValue: computeType) != nil else { throw ValidationError("--compute-type must be int8 or float32") }
     }
 
     func run() throws {
         if let threads { ComputeThreads.set(threads) }
         let directory = try ModelStore(explicit: modelsDir).locate(model)
         let loadStarted = Date()
-        let transcriber = try Transcriber(modelDirectory: directory)
+        let transcriber = try Transcriber(modelDirectory: directory, computeType: ComputeType(rawValue: computeType) ?? .int8)
         let load = Date().timeIntervalSince(loadStarted)
         var options = TranscriptionOptions()
         options.beamSize = beamSize
@@ -41,7 +43,7 @@ struct BenchCommand: ParsableCommand {
         func row(_ name: String, _ seconds: Double) -> String {
             String(format: "| %@ | %.3f | %.1f%% |", name, seconds, wall > 0 ? 100 * seconds / wall : 0)
         }
-        print("\(file): \(String(format: "%.1f", transcript.duration)) s of audio, model \(model), beam \(beamSize), best of \(runs)")
+        print("\(file): \(String(format: "%.1f", transcript.duration)) s of audio, model \(model) \(computeType), beam \(beamSize), best of \(runs)")
         print("")
         print("| stage | seconds | share |")
         print("|---|---|---|")

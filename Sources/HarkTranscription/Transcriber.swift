@@ -2,6 +2,7 @@ import Foundation
 import HarkAudio
 import HarkDecoding
 import HarkFeatures
+@_exported import enum HarkModel.ComputeType
 import HarkModel
 import HarkTokenizer
 
@@ -46,10 +47,11 @@ public final class Transcriber: Sendable {
     public let tokenizer: Tokenizer
     let configuration: ModelConfiguration
 
-    /// Loads the model, tokenizer and configuration in `modelDirectory`.
-    public init(modelDirectory: URL) throws(TranscriptionError) {
+    /// Loads the model, tokenizer and configuration in `modelDirectory`; `int8` quantizes the
+    /// model's matrix products while loading.
+    public init(modelDirectory: URL, computeType: ComputeType = .float32) throws(TranscriptionError) {
         do {
-            model = try WhisperModel(directory: modelDirectory)
+            model = try WhisperModel(directory: modelDirectory, computeType: computeType)
             configuration = try ModelConfiguration(directory: modelDirectory)
         } catch {
             throw .model(error)
