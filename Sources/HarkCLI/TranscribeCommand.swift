@@ -23,8 +23,8 @@ struct TranscribeCommand: ParsableCommand {
     @Option(name: .long, help: "Directory of the model store (default: $HARK_MODELS, else ~/.local/share/hark/models).")
     var modelsDir: String?
 
-    @Option(name: .long, help: "Numeric precision: float32 (int8 is not available yet).")
-    var computeType = "float32"
+    @Option(name: .long, help: "Numeric precision of the model: int8 (fast, small) or float32.")
+    var computeType = "int8"
 
     @Option(name: .long, help: "Spoken language code, e.g. en, de; detected when omitted (multilingual models).")
     var language: String?
@@ -78,7 +78,6 @@ struct TranscribeCommand: ParsableCommand {
         if overwrite && skipExisting { throw ValidationError("--overwrite and --skip-existing exclude each other") }
         guard TranscriptionTask(rawValue: task) != nil else { throw ValidationError("--task must be transcribe or translate") }
         guard ["float32", "int8"].contains(computeType) else { throw ValidationError("--compute-type must be int8 or float32") }
-        if computeType == "int8" { throw ValidationError("--compute-type int8 is not available yet; use float32") }
         guard beamSize >= 1 else { throw ValidationError("--beam-size must be at least 1") }
         guard bestOf >= 1 else { throw ValidationError("--best-of must be at least 1") }
         _ = try formats()
@@ -131,7 +130,8 @@ struct TranscribeCommand: ParsableCommand {
         let transcriber: Transcriber
         let started = Date()
         do {
-            transcriber = try Transcriber(modelDirectory: try store.locate(model))
+            transcriber = try Transcriber(modelDirectory: try store.locate(model),
+                                          computeType: ComputeType(rawValue: computeType) ?? .int8)
         } catch {
             console.error("\(error)")
             throw ExitCode(1)

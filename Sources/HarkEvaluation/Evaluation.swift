@@ -10,10 +10,10 @@ public enum ComputeTypeSupport {
     /// The baseline every other compute type of the same model is compared with.
     public static let baseline = "float32"
 
-    /// Loaders by compute type. To evaluate int8 once the transcriber supports it, add its line.
+    /// Loaders by compute type.
     static let loaders: [String: @Sendable (URL) throws -> Transcriber] = [
         "float32": { try Transcriber(modelDirectory: $0) },
-        // "int8": { try Transcriber(modelDirectory: $0, computeType: .int8) },
+        "int8": { try Transcriber(modelDirectory: $0, computeType: .int8) },
     ]
 
     /// Whether the transcriber supports `computeType` yet.

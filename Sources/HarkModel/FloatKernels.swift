@@ -1,5 +1,6 @@
 import COpenBLAS
 import Foundation
+import HarkKernels
 
 /// 32-bit float building blocks of the network: matrix products through OpenBLAS, and the
 /// element-wise operations (LayerNorm, GELU, softmax) in plain loops over buffer pointers.
@@ -78,32 +79,71 @@ enum FloatKernels {
     }
 }
 
-/// A linear layer `y = x Wᵀ + b` with `W` stored `[out][in]`.
+/// A linear layer `y = x Wᵀ + b` with `W` stored `[out][in]`, in 32-bit float or in int8
+/// (per-output-channel weights, activations quantized per row on the fly).
 struct Linear: Sendable {
+    /// Float weights; empty once quantized.
     let weight: [Float]
+    /// Int8 weights, when quantized.
+    let quantized: QuantizedMatrix?
     let bias: [Float]?
     let inputs: Int
     let outputs: Int
 
-    /// Applies the layer to `rows` input rows; returns `rows × outputs`.
-    func callAsFunction(_ x: UnsafePointer<Float>, rows: Int) -> [Float] {
+    init(weight: [Float], bias: [Float]?, inputs: Int, outputs: Int) {
+        self.weight = weight
+        quantized = nil
+        self.bias = bias
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+
+    private init(quantized: QuantizedMatrix, bias: [Float]?, inputs: Int, outputs: Int) {
+        weight = []
+        self.quantized = quantized
+        self.bias = bias
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+
+    /// The same layer with int8 weights (the float weights are dropped).
+    func quantizedToInt8() -> Linear {
+        if quantized != nil { return self }
+        return Linear(quantized: QuantizedMatrix(quantizing: weight, rows: outputs, columns: inputs),
+                      bias: bias, inputs: inputs, outputs: outputs)
+    }
+
+    /// Applies the layer to `rows` input rows, optionally followed by GELU; returns `rows × outputs`.
+    func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, gelu: Bool = false) -> [Float] {
         var y = [Float](repeating: 0, count: rows * outputs)
         y.withUnsafeMutableBufferPointer { out in
             guard let c = out.baseAddress else { return }
+            if let quantized {
+                let input = UnsafeBufferPointer(start: x, count: rows * inputs)
+                if let bias {
+                    bias.withUnsafeBufferPointer { b in
+                        Int8MatrixProduct.multiply(input, rows: rows, by: quantized, bias: b, gelu: gelu, into: out)
+                    }
+                } else {
+                    Int8MatrixProduct.multiply(input, rows: rows, by: quantized, bias: nil, gelu: gelu, into: out)
+                }
+                return
+            }
             weight.withUnsafeBufferPointer { w in
                 guard let b = w.baseAddress else { return }
                 FloatKernels.gemmTransposedB(m: rows, n: outputs, k: inputs, a: x, lda: inputs,
                                              b: b, ldb: inputs, c: c, ldc: outputs)
             }
             if let bias { FloatKernels.addRow(bias, to: c, rows: rows, width: outputs) }
+            if gelu { FloatKernels.gelu(c, count: rows * outputs) }
         }
         return y
     }
 
-    func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
+    func callAsFunction(_ x: [Float], rows: Int, gelu: Bool = false) -> [Float] {
         x.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return [] }
-            return self(base, rows: rows)
+            return self(base, rows: rows, gelu: gelu)
         }
     }
 }

@@ -13,14 +13,18 @@ public final class WhisperModel: Sendable {
     public let fileSize: Int
     let weights: WhisperWeights
 
-    /// Loads `model.bin` from a model directory.
-    public init(directory: URL) throws(ModelError) {
+    /// The numeric type of the matrix products.
+    public var computeType: ComputeType { weights.computeType }
+
+    /// Loads `model.bin` from a model directory; `int8` quantizes the float weights while loading.
+    public init(directory: URL, computeType: ComputeType = .float32) throws(ModelError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw .missingFile(path: directory.path)
         }
         let file = try CTranslate2File(path: directory.appendingPathComponent("model.bin").path)
-        weights = try WhisperWeights(file: file)
+        let loaded = try WhisperWeights(file: file)
+        weights = computeType == .int8 ? loaded.quantizedToInt8() : loaded
         dimensions = weights.dimensions
         fileSize = file.byteCount
         self.directory = directory
@@ -70,9 +74,7 @@ public final class WhisperModel: Sendable {
                 }
             }
         }
-        var y = conv(columns, rows: outputLength)
-        y.withUnsafeMutableBufferPointer { FloatKernels.gelu($0.start, count: $0.count) }
-        return y
+        return conv(columns, rows: outputLength, gelu: true)
     }
 
     /// Bidirectional multi-head attention over fused `[q | k | v]` rows.
@@ -101,8 +103,7 @@ public final class WhisperModel: Sendable {
     }
 
     private func feedForward(_ norm: LayerNorm, _ first: Linear, _ second: Linear, x: inout [Float], rows: Int) {
-        var h = first(norm(x, rows: rows), rows: rows)
-        h.withUnsafeMutableBufferPointer { FloatKernels.gelu($0.start, count: $0.count) }
+        let h = first(norm(x, rows: rows), rows: rows, gelu: true)
         add(second(h, rows: rows), to: &x)
     }
 
@@ -138,11 +139,15 @@ public final class WhisperModel: Sendable {
         let start = state.length
         precondition(start + steps <= state.capacity, "decode: past the model's \(state.capacity) positions")
         var x = [Float](repeating: 0, count: rows * d)
-        for b in 0..<batch {
-            for t in 0..<steps {
-                let token = tokens[b][t], position = start + t
-                for i in 0..<d {
-                    x[(b * steps + t) * d + i] = weights.tokenEmbedding[token * d + i] + weights.decoderPositions[position * d + i]
+        x.withUnsafeMutableBufferPointer { x in
+            weights.decoderPositions.withUnsafeBufferPointer { positions in
+                for b in 0..<batch {
+                    for t in 0..<steps {
+                        let row = x.start + (b * steps + t) * d
+                        let position = positions.start + (start + t) * d
+                        for i in 0..<d { row[i] = position[i] }
+                        weights.embedding.add(tokens[b][t], to: row)
+                    }
                 }
             }
         }
@@ -174,17 +179,7 @@ public final class WhisperModel: Sendable {
 
     /// The output projection, tied to the token embedding.
     private func logits(_ x: [Float], rows: Int) -> [Float] {
-        let d = dimensions.modelWidth, vocabulary = dimensions.vocabularySize
-        var out = [Float](repeating: 0, count: rows * vocabulary)
-        x.withUnsafeBufferPointer { x in
-            weights.tokenEmbedding.withUnsafeBufferPointer { e in
-                out.withUnsafeMutableBufferPointer { o in
-                    FloatKernels.gemmTransposedB(m: rows, n: vocabulary, k: d, a: x.start, lda: d,
-                                                 b: e.start, ldb: d, c: o.start, ldc: vocabulary)
-                }
-            }
-        }
-        return out
+        weights.embedding.projection(x, rows: rows)
     }
 }
 

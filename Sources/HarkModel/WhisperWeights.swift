@@ -1,4 +1,5 @@
 import Foundation
+import HarkKernels
 
 /// The shape of a Whisper model, read off its weights.
 public struct WhisperDimensions: Sendable, Equatable {
@@ -18,39 +19,41 @@ public struct WhisperDimensions: Sendable, Equatable {
 }
 
 struct EncoderLayerWeights: Sendable {
-    let attentionNorm: LayerNorm
-    let qkv: Linear
-    let attentionOut: Linear
-    let ffnNorm: LayerNorm
-    let ffnIn: Linear
-    let ffnOut: Linear
+    var attentionNorm: LayerNorm
+    var qkv: Linear
+    var attentionOut: Linear
+    var ffnNorm: LayerNorm
+    var ffnIn: Linear
+    var ffnOut: Linear
 }
 
 struct DecoderLayerWeights: Sendable {
-    let selfAttentionNorm: LayerNorm
-    let selfQKV: Linear
-    let selfOut: Linear
-    let crossNorm: LayerNorm
-    let crossQuery: Linear
-    let crossKeyValue: Linear
-    let crossOut: Linear
-    let ffnNorm: LayerNorm
-    let ffnIn: Linear
-    let ffnOut: Linear
+    var selfAttentionNorm: LayerNorm
+    var selfQKV: Linear
+    var selfOut: Linear
+    var crossNorm: LayerNorm
+    var crossQuery: Linear
+    var crossKeyValue: Linear
+    var crossOut: Linear
+    var ffnNorm: LayerNorm
+    var ffnIn: Linear
+    var ffnOut: Linear
 }
 
 /// Every weight of a Whisper model in 32-bit float, checked against the architecture.
 struct WhisperWeights: Sendable {
     let dimensions: WhisperDimensions
-    let conv1: Linear          // [width][mels·3] as a matrix product over im2col windows
-    let conv2: Linear          // [width][width·3]
+    private(set) var conv1: Linear          // [width][mels·3] as a matrix product over im2col windows
+    private(set) var conv2: Linear          // [width][width·3]
     let encoderPositions: [Float]
-    let encoderLayers: [EncoderLayerWeights]
+    private(set) var encoderLayers: [EncoderLayerWeights]
     let encoderNorm: LayerNorm
-    let tokenEmbedding: [Float]   // [vocab][width], also the output projection
+    private(set) var embedding: TokenEmbedding   // [vocab][width], also the output projection
     let decoderPositions: [Float]
-    let decoderLayers: [DecoderLayerWeights]
+    private(set) var decoderLayers: [DecoderLayerWeights]
     let decoderNorm: LayerNorm
+    /// The numeric type of the matrix products.
+    private(set) var computeType = ComputeType.float32
 
     init(file: CTranslate2File) throws(ModelError) {
         guard file.specName.isEmpty || file.specName == "WhisperSpec" else {
@@ -116,7 +119,8 @@ struct WhisperWeights: Sendable {
         }
         self.encoderLayers = encoderLayers
         encoderNorm = try norm("encoder/layer_norm")
-        tokenEmbedding = try file.floats("decoder/embeddings/weight", shape: [dimensions.vocabularySize, width])
+        embedding = TokenEmbedding(floats: try file.floats("decoder/embeddings/weight", shape: [dimensions.vocabularySize, width]),
+                                   width: width)
         decoderPositions = try file.floats("decoder/position_encodings/encodings", shape: [dimensions.textContext, width])
         var decoderLayers: [DecoderLayerWeights] = []
         for i in 0..<dimensions.decoderLayers {
@@ -137,6 +141,94 @@ struct WhisperWeights: Sendable {
         decoderNorm = try norm("decoder/layer_norm")
         if let projection = file.shape("decoder/projection/weight"), projection != embeddingShape {
             throw .unsupported(path: file.path, detail: "an output projection not tied to the token embedding")
+        }
+    }
+}
+
+/// The numeric type of a model's matrix products.
+public enum ComputeType: String, Sendable, CaseIterable {
+    /// 32-bit float weights and activations.
+    case float32
+    /// int8 weights (per output channel) and activations (per row, quantized on the fly);
+    /// LayerNorm, softmax, GELU and residuals stay in float.
+    case int8
+}
+
+extension WhisperWeights {
+    /// The same model with every matrix product in int8: all linear layers of the encoder and
+    /// decoder, the two convolutions and the tied embedding / output projection.
+    func quantizedToInt8() -> WhisperWeights {
+        var copy = self
+        copy.conv1 = conv1.quantizedToInt8()
+        copy.conv2 = conv2.quantizedToInt8()
+        copy.encoderLayers = encoderLayers.map { layer in
+            var layer = layer
+            layer.qkv = layer.qkv.quantizedToInt8()
+            layer.attentionOut = layer.attentionOut.quantizedToInt8()
+            layer.ffnIn = layer.ffnIn.quantizedToInt8()
+            layer.ffnOut = layer.ffnOut.quantizedToInt8()
+            return layer
+        }
+        copy.decoderLayers = decoderLayers.map { layer in
+            var layer = layer
+            layer.selfQKV = layer.selfQKV.quantizedToInt8()
+            layer.selfOut = layer.selfOut.quantizedToInt8()
+            layer.crossQuery = layer.crossQuery.quantizedToInt8()
+            layer.crossKeyValue = layer.crossKeyValue.quantizedToInt8()
+            layer.crossOut = layer.crossOut.quantizedToInt8()
+            layer.ffnIn = layer.ffnIn.quantizedToInt8()
+            layer.ffnOut = layer.ffnOut.quantizedToInt8()
+            return layer
+        }
+        copy.embedding = embedding.quantizedToInt8()
+        copy.computeType = .int8
+        return copy
+    }
+}
+
+/// The token embedding, whose transpose is also the output projection: float, or int8 rows
+/// with one scale each.
+struct TokenEmbedding: Sendable {
+    let width: Int
+    /// The output projection `logits = x Eᵀ`.
+    let projection: Linear
+    private let floats: [Float]
+    private let values: [Int8]
+    private let scales: [Float]
+
+    init(floats: [Float], width: Int) {
+        self.width = width
+        self.floats = floats
+        values = []
+        scales = []
+        projection = Linear(weight: floats, bias: nil, inputs: width, outputs: floats.count / max(width, 1))
+    }
+
+    private init(projection: Linear, values: [Int8], scales: [Float], width: Int) {
+        self.width = width
+        self.projection = projection
+        self.values = values
+        self.scales = scales
+        floats = []
+    }
+
+    func quantizedToInt8() -> TokenEmbedding {
+        let projection = self.projection.quantizedToInt8()
+        guard let matrix = projection.quantized else { return self }
+        return TokenEmbedding(projection: projection, values: matrix.int8Values(), scales: matrix.scales, width: width)
+    }
+
+    /// Adds the embedding of `token` to `width` floats at `destination`.
+    func add(_ token: Int, to destination: UnsafeMutablePointer<Float>) {
+        if floats.isEmpty {
+            let scale = scales[token]
+            values.withUnsafeBufferPointer { v in
+                for i in 0..<width { destination[i] += Float(v[token * width + i]) * scale }
+            }
+        } else {
+            floats.withUnsafeBufferPointer { e in
+                for i in 0..<width { destination[i] += e[token * width + i] }
+            }
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import HarkAudio
 import HarkDecoding
 import HarkFeatures
+@_exported import enum HarkModel.ComputeType
 import HarkModel
 import HarkTokenizer
 
@@ -46,10 +47,11 @@ public final class Transcriber: Sendable {
     public let tokenizer: Tokenizer
     let configuration: ModelConfiguration
 
-    /// Loads the model, tokenizer and configuration in `modelDirectory`.
-    public init(modelDirectory: URL) throws(TranscriptionError) {
+    /// Loads the model, tokenizer and configuration in `modelDirectory`; `int8` quantizes the
+    /// model's matrix products while loading.
+    public init(modelDirectory: URL, computeType: ComputeType = .float32) throws(TranscriptionError) {
         do {
-            model = try WhisperModel(directory: modelDirectory)
+            model = try WhisperModel(directory: modelDirectory, computeType: computeType)
             configuration = try ModelConfiguration(directory: modelDirectory)
         } catch {
             throw .model(error)
@@ -72,13 +74,17 @@ public final class Transcriber: Sendable {
                            cancellation: CancellationFlag? = nil,
                            progress: ((TranscriptionProgress) -> Void)? = nil) throws(TranscriptionError) -> Transcript {
         var features: StreamedFeatures
+        let started = ContinuousClock.now
         do {
             features = try StreamedFeatures(path: path, melCount: model.dimensions.melCount)
         } catch {
             throw .audio(error)
         }
-        return try transcribe(features: &features, duration: features.duration, options: options,
-                              cancellation: cancellation, progress: progress)
+        let firstPass = (ContinuousClock.now - started).seconds
+        var transcript = try transcribe(features: &features, duration: features.duration, options: options,
+                                        cancellation: cancellation, progress: progress)
+        transcript.statistics.features += firstPass
+        return transcript
     }
 
     /// Transcribes 16 kHz mono samples held in memory.
@@ -106,18 +112,24 @@ public final class Transcriber: Sendable {
         var languageProbability = 1.0
         var seek = 0
         var encoded: (seek: Int, output: [Float], loudness: Float)?
+        var statistics = TranscriptionStatistics()
 
         /// The encoder output of the window at `seek`, and its loudest log10-mel value.
         func encodeWindow(at seek: Int) throws(TranscriptionError) -> (output: [Float], loudness: Float) {
             if let encoded, encoded.seek == seek { return (encoded.output, encoded.loudness) }
             let size = min(MelSpectrogram.windowFrames, contentFrames - seek)
+            let featuresStarted = ContinuousClock.now
             let window: [Float]
             do { window = try features.window(startingAt: seek, frames: size) } catch let error as AudioError {
                 throw .audio(error)
             } catch {
                 throw .audio(.decodingFailed(path: "", detail: "\(error)"))
             }
+            let encoderStarted = ContinuousClock.now
+            statistics.features += (encoderStarted - featuresStarted).seconds
             let output = model.encode(window)
+            statistics.encoder += (ContinuousClock.now - encoderStarted).seconds
+            statistics.windows += 1
             let loudness = Self.loudness(of: window, frames: size)
             encoded = (seek, output, loudness)
             return (output, loudness)
@@ -181,8 +193,12 @@ public final class Transcriber: Sendable {
             }
             prompt += sotSequence
 
+            let decoderStarted = ContinuousClock.now
             let decoded = decodeWithFallback(decoder, encoderOutput: encoderOutput, prompt: prompt,
                                              options: options, generator: &generator)
+            statistics.decoder += (ContinuousClock.now - decoderStarted).seconds
+            statistics.tokens += decoded.result.tokens.count
+            if decoded.temperature > 0 { statistics.fallbacks += 1 }
             if let threshold = options.noSpeechThreshold, decoded.result.noSpeechProbability > threshold,
                !(options.logProbThreshold.map { decoded.averageLogProb > $0 } ?? false) {
                 seek += segmentSize
@@ -247,7 +263,10 @@ public final class Transcriber: Sendable {
             progress?(TranscriptionProgress(secondsDone: min(duration, Double(seek) / Self.framesPerSecond),
                                             duration: duration, newSegments: newSegments))
         }
-        return Transcript(language: language, languageProbability: languageProbability, duration: duration, segments: segments)
+        var transcript = Transcript(language: language, languageProbability: languageProbability, duration: duration,
+                                    segments: segments)
+        transcript.statistics = statistics
+        return transcript
     }
 
     /// The loudest log10-mel value of a window's first `frames` frames, undoing the
@@ -327,6 +346,14 @@ public final class Transcriber: Sendable {
         let total = weights.reduce(0, +)
         let best = weights.indices.max { weights[$0] < weights[$1] } ?? 0
         return (codes[best], weights[best] / total)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) / 1e18
     }
 }
 

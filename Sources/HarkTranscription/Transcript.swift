@@ -37,7 +37,39 @@ public struct Transcript: Sendable, Equatable {
     public var duration: Double
     /// The segments, in time order.
     public var segments: [Segment]
+    /// Where the time went (not part of equality).
+    public var statistics = TranscriptionStatistics()
 
     /// The full text: the segments' texts joined.
     public var text: String { segments.map(\.text).joined() }
+
+    public init(language: String, languageProbability: Double, duration: Double, segments: [Segment]) {
+        self.language = language
+        self.languageProbability = languageProbability
+        self.duration = duration
+        self.segments = segments
+    }
+
+    public static func == (a: Transcript, b: Transcript) -> Bool {
+        a.language == b.language && a.languageProbability == b.languageProbability && a.duration == b.duration
+            && a.segments == b.segments
+    }
+}
+
+/// Time spent per stage of one transcription, in seconds.
+public struct TranscriptionStatistics: Sendable, Equatable {
+    /// Decoding the audio and computing features (both passes).
+    public var features: Double = 0
+    /// Running the encoder.
+    public var encoder: Double = 0
+    /// Searching tokens (decoder network, rules, search), fallbacks included.
+    public var decoder: Double = 0
+    /// 30-second windows encoded.
+    public var windows = 0
+    /// Windows decoded again at a higher temperature.
+    public var fallbacks = 0
+    /// Tokens in the accepted decodings.
+    public var tokens = 0
+
+    public init() {}
 }
