@@ -101,8 +101,8 @@ struct WatchRunCommand: ParsableCommand {
     @Option(name: .long, help: "Directory of the model store (default: $HARK_MODELS, else ~/.local/share/hark/models).")
     var modelsDir: String?
 
-    @Option(name: .long, help: "Numeric precision: float32 (int8 is not available yet).")
-    var computeType = "float32"
+    @Option(name: .long, help: "Numeric precision of the model: int8 (fast, small) or float32.")
+    var computeType = "int8"
 
     @Option(name: .long, help: "Spoken language code, e.g. en, de; detected per file when omitted (multilingual models).")
     var language: String?
@@ -120,10 +120,7 @@ struct WatchRunCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if computeType == "int8" {
-            throw ValidationError("--compute-type int8 is not available yet; use float32 (the default)")
-        }
-        guard computeType == "float32" else { throw ValidationError("--compute-type must be float32 (int8 is not available yet)") }
+        guard ComputeType(rawValue: computeType) != nil else { throw ValidationError("--compute-type must be int8 or float32") }
         _ = try WatchRunCommand.parseFormats(format)
         guard !parsedExtensions.isEmpty else { throw ValidationError("--extensions is empty") }
         if let clash = parsedExtensions.first(where: { FileFilter.outputExtensions.contains($0) }) {
@@ -218,7 +215,8 @@ struct WatchRunCommand: ParsableCommand {
         let loadStart = Date()
         let engine: WhisperEngine
         do {
-            let transcriber = try Transcriber(modelDirectory: try ModelStore(explicit: modelsDir).locate(model))
+            let transcriber = try Transcriber(modelDirectory: try ModelStore(explicit: modelsDir).locate(model),
+                                              computeType: ComputeType(rawValue: computeType) ?? .int8)
             engine = try WhisperEngine(transcriber: transcriber, options: options, modelName: model, computeType: computeType)
         } catch {
             console.error("\(error)")

@@ -7,10 +7,19 @@
 //   hark-bench features-only FILE [--mels 80]
 //       Decodes the whole file to samples first (untimed), then times LogMelFrames alone over
 //       them (append in 1 << 16 sample chunks, then finish).
+//   hark-bench kernels [--quick] [--single-thread | --threads-sweep]
+//       The int8 matrix product (HarkKernels, activation quantization included) against fp32
+//       cblas_sgemm (OpenBLAS, 2 threads) on Whisper tiny and base shapes: one JSON line per
+//       shape with the best wall time of several repetitions. --single-thread runs both on the
+//       calling thread alone and times them by that thread's CPU time, which other processes
+//       on a shared machine do not inflate. --threads-sweep instead times 1 against 2 threads
+//       on small products (the parallel cutoff).
 
+import COpenBLAS
 import Foundation
 import HarkAudio
 import HarkFeatures
+import HarkKernels
 
 struct UsageError: Error, CustomStringConvertible {
     var description: String
@@ -19,6 +28,7 @@ struct UsageError: Error, CustomStringConvertible {
 let usage = """
     usage: hark-bench features FILE [--mels N]
            hark-bench features-only FILE [--mels N]
+           hark-bench kernels [--quick] [--single-thread | --threads-sweep]
     """
 
 /// The process's peak resident set size in bytes (VmHWM), or nil when /proc is unavailable.
@@ -184,10 +194,191 @@ func benchLogMelOnly(_ options: Options) throws -> String {
     ])
 }
 
+
+// MARK: kernels
+
+/// One matrix-product shape: `m` rows of activations, `n` outputs, `k` inputs.
+struct KernelShape {
+    var model: String
+    var stage: String
+    var layer: String
+    var m: Int
+    var n: Int
+    var k: Int
+}
+
+/// Whisper tiny (d = 384) and base (d = 512): encoder layers over 1500 frames, and decoder
+/// steps of 1 and 5 rows (greedy, and a beam of 5) with the vocabulary projection.
+func whisperShapes() -> [KernelShape] {
+    var shapes: [KernelShape] = []
+    for (model, d) in [("tiny", 384), ("base", 512)] {
+        let layers = [("qkv", 3 * d, d), ("out", d, d), ("ffn1", 4 * d, d), ("ffn2", d, 4 * d)]
+        for (stage, m) in [("encoder", 1500), ("decoder-1", 1), ("decoder-5", 5)] {
+            for (layer, n, k) in layers {
+                shapes.append(KernelShape(model: model, stage: stage, layer: layer, m: m, n: n, k: k))
+            }
+            if m < 1500 {
+                shapes.append(KernelShape(model: model, stage: stage, layer: "vocab", m: m, n: 51865, k: d))
+            }
+        }
+    }
+    return shapes
+}
+
+/// CPU seconds the calling thread spends in `body` (time it is descheduled does not count).
+func threadCPUTimed(_ body: () -> Void) -> Double {
+    func now() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
+    }
+    let start = now()
+    body()
+    return now() - start
+}
+
+/// Best time of each of `bodies` over at least `minimumRuns` runs and about `budget` seconds:
+/// wall time, or the calling thread's CPU time. The bodies take turns, three runs each, so
+/// that the machine's other load hits them alike while the first run of each turn absorbs
+/// what the previous body left behind (OpenBLAS worker threads spin for a while after a call).
+func bestTimes(_ bodies: [() -> Void], minimumRuns: Int, budget: Double, cpuTime: Bool = false) -> [Double] {
+    var best = [Double](repeating: .infinity, count: bodies.count)
+    for body in bodies { body() }  // warm up: page in, spin up threads
+    var runs = 0
+    var spent = 0.0
+    while runs < minimumRuns || spent < budget {
+        for (index, body) in bodies.enumerated() {
+            for _ in 0..<3 {
+                let seconds = cpuTime ? threadCPUTimed(body) : timed(body).1
+                best[index] = min(best[index], seconds)
+                spent += seconds
+            }
+        }
+        runs += 3
+        if runs >= 1000 { break }
+    }
+    return best
+}
+
+func randomGaussians(_ count: Int, scale: Float, generator: inout SystemRandomNumberGenerator) -> [Float] {
+    (0..<count).map { _ in
+        let u1 = Float.random(in: Float.ulpOfOne..<1, using: &generator)
+        let u2 = Float.random(in: 0..<1, using: &generator)
+        return scale * (-2 * log(u1)).squareRoot() * cos(2 * Float.pi * u2)
+    }
+}
+
+/// int8 (HarkKernels) against fp32 (OpenBLAS sgemm) on every Whisper shape.
+func benchKernels(quick: Bool, singleThread: Bool) -> [String] {
+    openblas_set_num_threads(singleThread ? 1 : 2)
+    let int8Threads: Int? = singleThread ? 1 : nil
+    var generator = SystemRandomNumberGenerator()
+    var lines: [String] = []
+    for shape in whisperShapes() {
+        let (m, n, k) = (shape.m, shape.n, shape.k)
+        let x = randomGaussians(m * k, scale: 1, generator: &generator)
+        let w = randomGaussians(n * k, scale: 0.05, generator: &generator)
+        let bias = randomGaussians(n, scale: 0.1, generator: &generator)
+        let weights = QuantizedMatrix(quantizing: w, rows: n, columns: k)
+        var int8Out = [Float](repeating: 0, count: m * n)
+        var fp32Out = [Float](repeating: 0, count: m * n)
+        let times = x.withUnsafeBufferPointer { xp in
+            w.withUnsafeBufferPointer { wp in
+                bias.withUnsafeBufferPointer { bp in
+                    int8Out.withUnsafeMutableBufferPointer { int8Buffer in
+                        fp32Out.withUnsafeMutableBufferPointer { fp32Buffer in
+                            let io = int8Buffer, fo = fp32Buffer
+                            return bestTimes([
+                                {
+                                    Int8MatrixProduct.multiply(xp, rows: m, by: weights, bias: bp, gelu: false,
+                                                               threads: int8Threads, into: io)
+                                },
+                                {
+                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1,
+                                                xp.baseAddress, Int32(k), wp.baseAddress, Int32(k), 0, fo.baseAddress, Int32(n))
+                                },
+                            ], minimumRuns: quick ? 3 : 7, budget: quick ? 0.1 : 0.6, cpuTime: singleThread)
+                        }
+                    }
+                }
+            }
+        }
+        // Agreement with fp32 (plus the bias the int8 product adds), as a sanity check.
+        var diff = 0.0, norm = 0.0
+        for i in 0..<m {
+            for j in 0..<n {
+                let reference = Double(fp32Out[i * n + j] + bias[j])
+                diff += (Double(int8Out[i * n + j]) - reference) * (Double(int8Out[i * n + j]) - reference)
+                norm += reference * reference
+            }
+        }
+        let operations = 2.0 * Double(m) * Double(n) * Double(k)
+        lines.append(JSON.object([
+            ("command", .string("kernels")),
+            ("implementation", .string(Int8MatrixProduct.implementation)),
+            ("threads", .integer(singleThread ? 1 : 2)),
+            ("timing", .string(singleThread ? "thread-cpu" : "wall")),
+            ("model", .string(shape.model)),
+            ("stage", .string(shape.stage)),
+            ("layer", .string(shape.layer)),
+            ("m", .integer(m)), ("n", .integer(n)), ("k", .integer(k)),
+            ("int8_ms", .number(times[0] * 1e3)),
+            ("fp32_ms", .number(times[1] * 1e3)),
+            ("int8_gops", .number(operations / times[0] * 1e-9)),
+            ("fp32_gflops", .number(operations / times[1] * 1e-9)),
+            ("ratio", .number(times[1] / times[0])),
+            ("relative_error", .number((diff / max(norm, 1e-30)).squareRoot())),
+        ]))
+        print(lines[lines.count - 1])
+    }
+    return lines
+}
+
+/// One thread against two on products around the parallel cutoff.
+func benchThreadsSweep() {
+    var generator = SystemRandomNumberGenerator()
+    for (m, n, k) in [(1, 64, 384), (1, 384, 384), (1, 768, 384), (1, 1536, 384), (1, 1152, 512), (1, 2048, 512),
+                      (5, 384, 384), (5, 1536, 384), (16, 384, 384), (64, 384, 384), (128, 384, 384), (1500, 384, 384)] {
+        let x = randomGaussians(m * k, scale: 1, generator: &generator)
+        let weights = QuantizedMatrix(quantizing: randomGaussians(n * k, scale: 0.05, generator: &generator), rows: n, columns: k)
+        var out = [Float](repeating: 0, count: m * n)
+        let times = x.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { buffer in
+                let o = buffer
+                return bestTimes([
+                    { Int8MatrixProduct.multiply(xp, rows: m, by: weights, bias: nil, gelu: false, threads: 1, into: o) },
+                    { Int8MatrixProduct.multiply(xp, rows: m, by: weights, bias: nil, gelu: false, threads: 2, into: o) },
+                ], minimumRuns: 20, budget: 0.3)
+            }
+        }
+        print(JSON.object([
+            ("command", .string("kernels-threads")),
+            ("m", .integer(m)), ("n", .integer(n)), ("k", .integer(k)),
+            ("macs", .integer(m * n * k)),
+            ("one_thread_us", .number(times[0] * 1e6)),
+            ("two_threads_us", .number(times[1] * 1e6)),
+            ("speedup", .number(times[0] / times[1])),
+        ]))
+    }
+}
+
 func run() -> Int32 {
     let arguments = Array(CommandLine.arguments.dropFirst())
     if arguments.first == "-h" || arguments.first == "--help" {
         print(usage)
+        return 0
+    }
+    if arguments.first == "kernels" {
+        let flags = Set(arguments.dropFirst())
+        guard flags.isSubset(of: ["--quick", "--threads-sweep", "--single-thread"]) else {
+            FileHandle.standardError.write(Data("hark-bench: unknown kernels option\n\(usage)\n".utf8))
+            return 2
+        }
+        if flags.contains("--threads-sweep") {
+            benchThreadsSweep()
+        } else {
+            _ = benchKernels(quick: flags.contains("--quick"), singleThread: flags.contains("--single-thread"))
+        }
         return 0
     }
     do {

@@ -96,9 +96,9 @@ final class WatchCommandTests: XCTestCase {
         XCTAssertEqual(second.status, 0, second.stderr)
         XCTAssertFalse(try events(second.stderr).contains { $0["event"] as? String == "started" }, second.stderr)
 
-        let int8 = try run(["watch", folder.path, "--compute-type", "int8"])
-        XCTAssertEqual(int8.status, 2)
-        XCTAssertTrue(int8.stderr.contains("int8 is not available yet"), int8.stderr)
+        let badType = try run(["watch", folder.path, "--compute-type", "int4"])
+        XCTAssertEqual(badType.status, 2)
+        XCTAssertTrue(badType.stderr.contains("int8 or float32"), badType.stderr)
         let missing = try run(["watch", folder.appendingPathComponent("nope").path, "--once"])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains("no such folder"), missing.stderr)

@@ -4,10 +4,146 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /// Converts `count` IEEE half-precision values to single precision (F16C when available).
 void hark_f16_to_f32(const uint16_t *src, float *dst, size_t count);
 
 /// Converts `count` bfloat16 values to single precision.
 void hark_bf16_to_f32(const uint16_t *src, float *dst, size_t count);
+
+/* ---------------------------------------------------------------------------------------------
+ * int8 matrix products
+ *
+ * Both operands are quantized symmetrically per row to int8 in [-127, 127] (never -128) with
+ * scale = max|row| / 127 and q = round-to-nearest-even(x * 127 / max|row|); an all-zero row has
+ * scale 0 and quantizes to zeros.
+ *
+ *   A: activations, m rows × k, quantized at run time (hark_s8_quantize_activations). Row r
+ *      occupies hark_s8_activation_row_bytes(k) = 2·kp bytes at a + r·lda (kp =
+ *      hark_s8_padded_k(k)): the kp quantized values (zero beyond k), then their kp absolute
+ *      values, which the AVX2 kernel broadcasts directly instead of recomputing them.
+ *   W: weights, n rows (output features) × k (input features), quantized once
+ *      (hark_s8_quantize_rows) and packed (hark_s8_pack_weights) into panels of
+ *      HARK_S8_PANEL output columns: panel p, k-group g (4 consecutive k), column j of the panel
+ *      holds bytes w[p*16 + j][4g .. 4g+3] at offset p*panel_bytes + g*64 + j*4, where
+ *      panel_bytes = 16 * hark_s8_padded_k(k). Padding (columns ≥ n, depth ≥ k) is zero.
+ *   sa, sw: one float scale per activation row and per weight row.
+ *
+ * The product computes, for rows [m0, m1) and output columns [n0, n1):
+ *
+ *   C[m][n] = (Σ_k a[m][k] · w[n][k]) · sa[m] · sw[n] + bias[n]      (bias may be NULL)
+ *
+ * optionally followed by GELU, 0.5·x·(1 + erf(x/√2)) (flag HARK_GEMM_GELU). The integer sum is
+ * exact: the AVX2 path multiplies with vpmaddubsw on |a| and sign(w, a), whose pair sums are
+ * at most 2·127·127 = 32258 and never saturate, then widens to int32 with vpmaddwd.
+ * Distinct [m0, m1) × [n0, n1) blocks write disjoint parts of C and may run on different
+ * threads at the same time. Any k works (k = 0 gives bias); the portable path computes the
+ * same integers and uses libm erff for GELU, the AVX2 path a rational erf within 1e-6.
+ * ------------------------------------------------------------------------------------------- */
+
+/// Output columns per packed weight panel.
+#define HARK_S8_PANEL 16
+/// Consecutive k values per packed group (the unit of one broadcast).
+#define HARK_S8_KGROUP 4
+
+/// Flag for hark_gemm_s8*: apply GELU (erf form) after scale and bias.
+#define HARK_GEMM_GELU 1u
+
+/// k rounded up to a multiple of HARK_S8_KGROUP (the kernels read k in groups of 4; the
+/// padding is zero in both operands).
+size_t hark_s8_padded_k(size_t k);
+
+/// Bytes of a packed n × k weight matrix: ceil(n / 16) · 16 · hark_s8_padded_k(k).
+size_t hark_s8_packed_bytes(size_t n, size_t k);
+
+/// Quantizes `rows` rows of `cols` floats (row stride `ldx`) to int8 rows of stride `ldq`
+/// (≥ cols) and one scale per row. Entries cols ..< ldq of each output row are set to zero.
+/// Uses AVX2 when available (results are identical to the portable path).
+void hark_s8_quantize_rows(const float *x, size_t rows, size_t cols, size_t ldx,
+                           int8_t *q, size_t ldq, float *scales);
+
+/// Bytes one activation row takes in the layout hark_gemm_s8 reads: 2 · hark_s8_padded_k(k).
+size_t hark_s8_activation_row_bytes(size_t k);
+
+/// Quantizes `rows` rows of `cols` floats (row stride ldx) into the activation layout (row
+/// stride lda ≥ hark_s8_activation_row_bytes(cols)) with one scale per row.
+void hark_s8_quantize_activations(const float *x, size_t rows, size_t cols, size_t ldx,
+                                  int8_t *a, size_t lda, float *scales);
+
+/// Lays out already-quantized int8 activations (rows × k, row stride ldq) for hark_gemm_s8
+/// (row stride lda ≥ hark_s8_activation_row_bytes(k)). A value of -128 is stored as -127.
+void hark_s8_prepare_activations(const int8_t *q, size_t rows, size_t k, size_t ldq, int8_t *a,
+                                 size_t lda);
+
+/// Portable (scalar) build of hark_s8_quantize_rows, for tests.
+void hark_s8_quantize_rows_portable(const float *x, size_t rows, size_t cols, size_t ldx,
+                                    int8_t *q, size_t ldq, float *scales);
+
+/// AVX2 build of hark_s8_quantize_rows (only when hark_kernels_have_avx2()), for tests.
+void hark_s8_quantize_rows_avx2(const float *x, size_t rows, size_t cols, size_t ldx,
+                                int8_t *q, size_t ldq, float *scales);
+
+/// Packs a row-major n × k int8 weight matrix (row stride ldw ≥ k) into the panel layout;
+/// `packed` must hold hark_s8_packed_bytes(n, k) bytes. A value of -128 is stored as -127.
+void hark_s8_pack_weights(const int8_t *w, size_t n, size_t k, size_t ldw, int8_t *packed);
+
+/// Inverse of hark_s8_pack_weights: writes the row-major n × k matrix (row stride ldw ≥ k).
+void hark_s8_unpack_weights(const int8_t *packed, size_t n, size_t k, int8_t *w, size_t ldw);
+
+/// C[m][n] = (Σ_k a[m][k]·w[n][k])·sa[m]·sw[n] + bias[n] (+ GELU) for m in [m0, m1), n in
+/// [n0, n1); C has row stride ldc (indexed by absolute m and n). Dispatches to the AVX2 path
+/// when the CPU has AVX2 and FMA, unless the environment sets HARK_KERNELS=portable.
+void hark_gemm_s8(const int8_t *a, size_t lda, const float *sa,
+                  const int8_t *packed_w, const float *sw, const float *bias,
+                  float *c, size_t ldc, size_t k,
+                  size_t m0, size_t m1, size_t n0, size_t n1, unsigned flags);
+
+/// The AVX2 + FMA path of hark_gemm_s8. Must only be called when hark_kernels_have_avx2().
+void hark_gemm_s8_avx2(const int8_t *a, size_t lda, const float *sa,
+                       const int8_t *packed_w, const float *sw, const float *bias,
+                       float *c, size_t ldc, size_t k,
+                       size_t m0, size_t m1, size_t n0, size_t n1, unsigned flags);
+
+/// The portable scalar path of hark_gemm_s8 (erf from libm).
+void hark_gemm_s8_portable(const int8_t *a, size_t lda, const float *sa,
+                           const int8_t *packed_w, const float *sw, const float *bias,
+                           float *c, size_t ldc, size_t k,
+                           size_t m0, size_t m1, size_t n0, size_t n1, unsigned flags);
+
+/// Raw integer accumulations acc[m][n] = Σ_k a[m][k]·w[n][k] (int32, row stride ldc) for
+/// m in [m0, m1), n in [n0, n1): the AVX2 path (only when hark_kernels_have_avx2()).
+void hark_gemm_s8_i32_avx2(const int8_t *a, size_t lda, const int8_t *packed_w,
+                           int32_t *acc, size_t ldc, size_t k,
+                           size_t m0, size_t m1, size_t n0, size_t n1);
+
+/// Raw integer accumulations, portable path.
+void hark_gemm_s8_i32_portable(const int8_t *a, size_t lda, const int8_t *packed_w,
+                               int32_t *acc, size_t ldc, size_t k,
+                               size_t m0, size_t m1, size_t n0, size_t n1);
+
+/// Applies GELU in place to `count` floats with the AVX2 polynomial erf (only when
+/// hark_kernels_have_avx2()), exactly as the fused epilogue does.
+void hark_gelu_avx2(float *x, size_t count);
+
+/// Applies GELU in place with libm erff (the portable epilogue).
+void hark_gelu_portable(float *x, size_t count);
+
+/// 1 when this CPU has AVX2 and FMA (whatever HARK_KERNELS says), else 0.
+int hark_kernels_have_avx2(void);
+
+/// The implementation hark_gemm_s8 and the quantizers dispatch to: "avx2" or "portable".
+/// Decided on first use from the CPU and the environment variable HARK_KERNELS.
+const char *hark_kernels_implementation(void);
+
+/// Forgets the dispatch decision so that the next call reads HARK_KERNELS again (tests,
+/// benchmarks). Not to be called while other threads run kernels.
+void hark_kernels_refresh_dispatch(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

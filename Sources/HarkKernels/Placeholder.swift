@@ -1,1 +1,0 @@
-// Swift API over the int8 kernels.

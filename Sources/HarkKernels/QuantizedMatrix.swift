@@ -1,0 +1,122 @@
+// Swift API over the int8 kernels: weights quantized once, kept packed for the GEMM.
+
+import CHarkKernels
+
+/// A weight matrix quantized to int8, symmetric per output channel (row).
+///
+/// `rows` is the number of output features and `columns` the number of input features, as in
+/// a linear layer `y = x · Wᵀ + b`. Each row `r` is stored as int8 values `q[r][c]` in
+/// [-127, 127] (never -128) and one scale `scales[r] = max|W[r]| / 127`, so that
+/// `W[r][c] ≈ q[r][c] · scales[r]`; an all-zero row has scale 0.
+///
+/// The int8 values are kept in the kernels' packed panel layout (16 output columns per panel,
+/// 4 consecutive input features per group, zero-padded), which is what
+/// ``Int8MatrixProduct`` reads; ``int8Values()`` gives them back row-major.
+public struct QuantizedMatrix: Sendable, Equatable {
+    /// Output features (rows of W).
+    public let rows: Int
+    /// Input features (columns of W).
+    public let columns: Int
+    /// The int8 values in the packed layout of `hark_s8_pack_weights`
+    /// (`hark_s8_packed_bytes(rows, columns)` bytes, or one zero byte when that is 0, so that
+    /// the storage always has an address).
+    public let packed: [Int8]
+    /// One scale per row: `max|W[r]| / 127`.
+    public let scales: [Float]
+
+    /// A shape that does not match the data given.
+    public struct ShapeError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    /// Quantizes row-major float weights (`rows` × `columns`): per row, scale = max|row| / 127
+    /// and q = round(w / scale), clamped to [-127, 127].
+    ///
+    /// - Precondition: `weights.count == rows * columns`, both non-negative.
+    public init(quantizing weights: [Float], rows: Int, columns: Int) {
+        precondition(rows >= 0 && columns >= 0, "QuantizedMatrix: negative shape")
+        precondition(weights.count == rows * columns,
+                     "QuantizedMatrix: \(weights.count) weights for \(rows) × \(columns)")
+        var values = [Int8](repeating: 0, count: rows * columns)
+        var scales = [Float](repeating: 0, count: rows)
+        if rows > 0 && columns > 0 {
+            weights.withUnsafeBufferPointer { source in
+                values.withUnsafeMutableBufferPointer { q in
+                    scales.withUnsafeMutableBufferPointer { s in
+                        guard let x = source.baseAddress, let qp = q.baseAddress, let sp = s.baseAddress else { return }
+                        hark_s8_quantize_rows(x, rows, columns, columns, qp, columns, sp)
+                    }
+                }
+            }
+        }
+        self.init(validatedValues: values, scales: scales, rows: rows, columns: columns)
+    }
+
+    /// Wraps weights that are already quantized (for example read from a model file):
+    /// `values` row-major `rows` × `columns`, and one scale per row. A value of -128 is
+    /// stored as -127 (the kernels' exactness relies on [-127, 127]).
+    ///
+    /// - Throws: ``ShapeError`` when the counts do not match the shape.
+    public init(quantized values: [Int8], scales: [Float], rows: Int, columns: Int) throws(ShapeError) {
+        guard rows >= 0, columns >= 0 else {
+            throw ShapeError(description: "QuantizedMatrix: negative shape \(rows) × \(columns)")
+        }
+        guard values.count == rows * columns else {
+            throw ShapeError(description: "QuantizedMatrix: \(values.count) values for \(rows) × \(columns)")
+        }
+        guard scales.count == rows else {
+            throw ShapeError(description: "QuantizedMatrix: \(scales.count) scales for \(rows) rows")
+        }
+        self.init(validatedValues: values, scales: scales, rows: rows, columns: columns)
+    }
+
+    private init(validatedValues values: [Int8], scales: [Float], rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        self.scales = scales
+        let bytes = max(1, hark_s8_packed_bytes(rows, columns))
+        self.packed = [Int8](unsafeUninitializedCapacity: bytes) { buffer, count in
+            if let destination = buffer.baseAddress {
+                if rows > 0 && columns > 0 {
+                    values.withUnsafeBufferPointer { source in
+                        if let w = source.baseAddress {
+                            hark_s8_pack_weights(w, rows, columns, columns, destination)
+                        }
+                    }
+                } else {
+                    destination.initialize(repeating: 0, count: bytes)
+                }
+            }
+            count = bytes
+        }
+    }
+
+    /// The int8 values, row-major `rows` × `columns`.
+    public func int8Values() -> [Int8] {
+        var values = [Int8](repeating: 0, count: rows * columns)
+        guard rows > 0 && columns > 0 else { return values }
+        packed.withUnsafeBufferPointer { source in
+            values.withUnsafeMutableBufferPointer { destination in
+                guard let p = source.baseAddress, let w = destination.baseAddress else { return }
+                hark_s8_unpack_weights(p, rows, columns, w, columns)
+            }
+        }
+        return values
+    }
+
+    /// The weights as floats, `q · scale`, row-major `rows` × `columns`.
+    public func dequantized() -> [Float] {
+        let values = int8Values()
+        var result = [Float](repeating: 0, count: rows * columns)
+        for r in 0..<rows {
+            let scale = scales[r]
+            for c in 0..<columns {
+                result[r * columns + c] = Float(values[r * columns + c]) * scale
+            }
+        }
+        return result
+    }
+
+    /// Bytes held: packed int8 values plus scales.
+    public var byteCount: Int { packed.count + scales.count * MemoryLayout<Float>.size }
+}
