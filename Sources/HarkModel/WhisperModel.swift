@@ -23,8 +23,7 @@ public final class WhisperModel: Sendable {
             throw .missingFile(path: directory.path)
         }
         let file = try CTranslate2File(path: directory.appendingPathComponent("model.bin").path)
-        let loaded = try WhisperWeights(file: file)
-        weights = computeType == .int8 ? loaded.quantizedToInt8() : loaded
+        weights = try WhisperWeights(file: file, computeType: computeType)
         dimensions = weights.dimensions
         fileSize = file.byteCount
         self.directory = directory

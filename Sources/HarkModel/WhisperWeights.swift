@@ -19,43 +19,47 @@ public struct WhisperDimensions: Sendable, Equatable {
 }
 
 struct EncoderLayerWeights: Sendable {
-    var attentionNorm: LayerNorm
-    var qkv: Linear
-    var attentionOut: Linear
-    var ffnNorm: LayerNorm
-    var ffnIn: Linear
-    var ffnOut: Linear
+    let attentionNorm: LayerNorm
+    let qkv: Linear
+    let attentionOut: Linear
+    let ffnNorm: LayerNorm
+    let ffnIn: Linear
+    let ffnOut: Linear
 }
 
 struct DecoderLayerWeights: Sendable {
-    var selfAttentionNorm: LayerNorm
-    var selfQKV: Linear
-    var selfOut: Linear
-    var crossNorm: LayerNorm
-    var crossQuery: Linear
-    var crossKeyValue: Linear
-    var crossOut: Linear
-    var ffnNorm: LayerNorm
-    var ffnIn: Linear
-    var ffnOut: Linear
+    let selfAttentionNorm: LayerNorm
+    let selfQKV: Linear
+    let selfOut: Linear
+    let crossNorm: LayerNorm
+    let crossQuery: Linear
+    let crossKeyValue: Linear
+    let crossOut: Linear
+    let ffnNorm: LayerNorm
+    let ffnIn: Linear
+    let ffnOut: Linear
 }
 
 /// Every weight of a Whisper model in 32-bit float, checked against the architecture.
 struct WhisperWeights: Sendable {
     let dimensions: WhisperDimensions
-    private(set) var conv1: Linear          // [width][mels·3] as a matrix product over im2col windows
-    private(set) var conv2: Linear          // [width][width·3]
+    let conv1: Linear          // [width][mels·3] as a matrix product over im2col windows
+    let conv2: Linear          // [width][width·3]
     let encoderPositions: [Float]
-    private(set) var encoderLayers: [EncoderLayerWeights]
+    let encoderLayers: [EncoderLayerWeights]
     let encoderNorm: LayerNorm
-    private(set) var embedding: TokenEmbedding   // [vocab][width], also the output projection
+    let embedding: TokenEmbedding   // [vocab][width], also the output projection
     let decoderPositions: [Float]
-    private(set) var decoderLayers: [DecoderLayerWeights]
+    let decoderLayers: [DecoderLayerWeights]
     let decoderNorm: LayerNorm
     /// The numeric type of the matrix products.
-    private(set) var computeType = ComputeType.float32
+    let computeType: ComputeType
 
-    init(file: CTranslate2File) throws(ModelError) {
+    /// Reads every tensor; with `int8`, each matrix is quantized as soon as it is read, so the
+    /// float copy of the whole model never exists at once.
+    init(file: CTranslate2File, computeType: ComputeType = .float32) throws(ModelError) {
+        self.computeType = computeType
+        func stored(_ layer: Linear) -> Linear { computeType == .int8 ? layer.quantizedToInt8() : layer }
         guard file.specName.isEmpty || file.specName == "WhisperSpec" else {
             throw .unsupported(path: file.path, detail: "a \(file.specName) model, not Whisper")
         }
@@ -89,9 +93,9 @@ struct WhisperWeights: Sendable {
         let ffnWidth = file.shape("encoder/layer_0/ffn/linear_0/weight")?.first ?? 4 * width
 
         func linear(_ name: String, outputs: Int, inputs: Int, bias: Bool = true) throws(ModelError) -> Linear {
-            Linear(weight: try file.floats("\(name)/weight", shape: [outputs, inputs]),
-                   bias: bias ? try file.floats("\(name)/bias", shape: [outputs]) : nil,
-                   inputs: inputs, outputs: outputs)
+            stored(Linear(weight: try file.floats("\(name)/weight", shape: [outputs, inputs]),
+                          bias: bias ? try file.floats("\(name)/bias", shape: [outputs]) : nil,
+                          inputs: inputs, outputs: outputs))
         }
         func norm(_ name: String) throws(ModelError) -> LayerNorm {
             LayerNorm(gamma: try file.floats("\(name)/gamma", shape: [width]),
@@ -99,8 +103,8 @@ struct WhisperWeights: Sendable {
         }
         func convolution(_ name: String, inputs: Int) throws(ModelError) -> Linear {
             // [out][in][k] flattens to [out][in·k]: the im2col column order is (in, k).
-            Linear(weight: try file.floats("\(name)/weight", shape: [width, inputs, 3]),
-                   bias: try file.floats("\(name)/bias", shape: [width]), inputs: inputs * 3, outputs: width)
+            stored(Linear(weight: try file.floats("\(name)/weight", shape: [width, inputs, 3]),
+                          bias: try file.floats("\(name)/bias", shape: [width]), inputs: inputs * 3, outputs: width))
         }
 
         conv1 = try convolution("encoder/conv1", inputs: dimensions.melCount)
@@ -119,8 +123,9 @@ struct WhisperWeights: Sendable {
         }
         self.encoderLayers = encoderLayers
         encoderNorm = try norm("encoder/layer_norm")
-        embedding = TokenEmbedding(floats: try file.floats("decoder/embeddings/weight", shape: [dimensions.vocabularySize, width]),
-                                   width: width)
+        let embedding = TokenEmbedding(floats: try file.floats("decoder/embeddings/weight",
+                                                               shape: [dimensions.vocabularySize, width]), width: width)
+        self.embedding = computeType == .int8 ? embedding.quantizedToInt8() : embedding
         decoderPositions = try file.floats("decoder/position_encodings/encodings", shape: [dimensions.textContext, width])
         var decoderLayers: [DecoderLayerWeights] = []
         for i in 0..<dimensions.decoderLayers {
@@ -152,38 +157,6 @@ public enum ComputeType: String, Sendable, CaseIterable {
     /// int8 weights (per output channel) and activations (per row, quantized on the fly);
     /// LayerNorm, softmax, GELU and residuals stay in float.
     case int8
-}
-
-extension WhisperWeights {
-    /// The same model with every matrix product in int8: all linear layers of the encoder and
-    /// decoder, the two convolutions and the tied embedding / output projection.
-    func quantizedToInt8() -> WhisperWeights {
-        var copy = self
-        copy.conv1 = conv1.quantizedToInt8()
-        copy.conv2 = conv2.quantizedToInt8()
-        copy.encoderLayers = encoderLayers.map { layer in
-            var layer = layer
-            layer.qkv = layer.qkv.quantizedToInt8()
-            layer.attentionOut = layer.attentionOut.quantizedToInt8()
-            layer.ffnIn = layer.ffnIn.quantizedToInt8()
-            layer.ffnOut = layer.ffnOut.quantizedToInt8()
-            return layer
-        }
-        copy.decoderLayers = decoderLayers.map { layer in
-            var layer = layer
-            layer.selfQKV = layer.selfQKV.quantizedToInt8()
-            layer.selfOut = layer.selfOut.quantizedToInt8()
-            layer.crossQuery = layer.crossQuery.quantizedToInt8()
-            layer.crossKeyValue = layer.crossKeyValue.quantizedToInt8()
-            layer.crossOut = layer.crossOut.quantizedToInt8()
-            layer.ffnIn = layer.ffnIn.quantizedToInt8()
-            layer.ffnOut = layer.ffnOut.quantizedToInt8()
-            return layer
-        }
-        copy.embedding = embedding.quantizedToInt8()
-        copy.computeType = .int8
-        return copy
-    }
 }
 
 /// The token embedding, whose transpose is also the output projection: float, or int8 rows

@@ -46,3 +46,27 @@ final class EncoderTests: XCTestCase {
         XCTAssertEqual(base.dimensions.vocabularySize, 51865)
     }
 }
+
+final class Int8EncoderTests: XCTestCase {
+    /// The int8 encoder stays close to the float one: small relative error on real features.
+    func testInt8EncoderIsCloseToFloat32() throws {
+        let directory = try TestSupport.modelDirectory("tiny.en")
+        let float32 = try WhisperModel(directory: directory)
+        let int8 = try WhisperModel(directory: directory, computeType: .int8)
+        let melURL = TestSupport.repositoryRoot.appendingPathComponent("Tests/HarkFeaturesTests/Fixtures/voice-note-16k.mel80.f32")
+        let mel = try FloatFixture(url: melURL, magic: "HMEL", headerWords: 2)
+        let frames = mel.header[1]
+        var window = [Float](repeating: 0, count: 80 * 3000)
+        for band in 0..<80 {
+            for frame in 0..<(frames - 1) { window[band * 3000 + frame] = mel.values[band * frames + frame] }
+        }
+        let reference = float32.encode(window), quantized = int8.encode(window)
+        var difference: Float = 0, norm: Float = 0
+        for i in reference.indices {
+            difference += (reference[i] - quantized[i]) * (reference[i] - quantized[i])
+            norm += reference[i] * reference[i]
+        }
+        let relative = (difference / norm).squareRoot()
+        XCTAssertLessThan(relative, 0.05, "relative L2 error \(relative)")
+    }
+}

@@ -179,6 +179,22 @@ final class TranscriberTests: XCTestCase {
         XCTAssertEqual(try base.transcribe(path: german, options: options).languageProbability, 1)
     }
 
+    /// int8 (every matrix product quantized at load) transcribes real speech as well as float32, give or take.
+    func testInt8MatchesFloat32OnRealSpeech() throws {
+        let int8 = try Transcriber(modelDirectory: try TestSupport.modelDirectory("tiny.en"), computeType: .int8)
+        XCTAssertEqual(int8.model.computeType, .int8)
+        let entries = try ManifestEntry.read("dev-clean.tsv", limit: 8)
+        var errors = (float32: 0, int8: 0), words = 0
+        for entry in entries {
+            let ref = WordErrorRate.words(entry.text)
+            words += ref.count
+            errors.float32 += WordErrorRate.edits(ref, WordErrorRate.words(try tiny().transcribe(path: entry.audioPath).text))
+            errors.int8 += WordErrorRate.edits(ref, WordErrorRate.words(try int8.transcribe(path: entry.audioPath).text))
+        }
+        XCTAssertLessThan(Double(errors.int8) / Double(words), 0.15, "int8: \(errors.int8) errors in \(words) words")
+        XCTAssertLessThanOrEqual(errors.int8, errors.float32 + 3, "int8 \(errors.int8) vs float32 \(errors.float32) errors")
+    }
+
     func testBadAudioIsATypedError() throws {
         XCTAssertThrowsError(try tiny().transcribe(path: "/nonexistent/note.wav")) { error in
             guard case TranscriptionError.audio(.fileNotFound) = error else { return XCTFail("\(error)") }
