@@ -1,5 +1,6 @@
 import Foundation
 import HarkTranscription
+import Synchronization
 
 /// Standard error: status lines unless quiet, errors always, progress only on a terminal.
 struct Console {
@@ -20,30 +21,78 @@ struct Console {
     }
 }
 
-/// A one-line progress display: percent of audio done and the time left, redrawn in place.
-final class ProgressLine {
+/// A one-line progress display: percent of audio done and the time left, redrawn in place
+/// four times a second. Between 30-second windows the position is interpolated from the
+/// speed so far (never past the window being decoded), so the ETA moves smoothly.
+/// `@unchecked`: the timer is set once in `init` and only cancelled after; all drawing state is behind a Mutex.
+final class ProgressLine: @unchecked Sendable {
+    private struct State {
+        var fraction = 0.0
+        var updated = Date()
+        var duration = 0.0
+        var drawn = false
+        var finished = false
+    }
+
     private let console: Console
     private let name: String
     private let started = Date()
-    private var drawn = false
+    private let state = Mutex(State())
+    private let timer: DispatchSourceTimer?
 
     init(console: Console, name: String) {
         self.console = console
         self.name = name
+        if console.isTerminal && !console.quiet {
+            let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
+            timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250))
+            self.timer = timer
+        } else {
+            timer = nil
+        }
+        timer?.setEventHandler { [weak self] in self?.draw() }
+        timer?.resume()
     }
 
     func update(_ progress: TranscriptionProgress) {
+        state.withLock {
+            $0.fraction = progress.fraction
+            $0.duration = progress.duration
+            $0.updated = Date()
+        }
+        draw()
+    }
+
+    private func draw() {
         guard console.isTerminal, !console.quiet else { return }
-        let elapsed = Date().timeIntervalSince(started)
-        let fraction = progress.fraction
-        let remaining = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0
-        let line = String(format: "\r%@: %3.0f%% of %@, about %@ left ", name, fraction * 100,
-                          TranscriptFormat.clockString(progress.duration), TranscriptFormat.clockString(remaining))
-        console.write(line + "\u{1B}[K")
-        drawn = true
+        let line: String? = state.withLock { state in
+            guard !state.finished, state.duration > 0 else { return nil }
+            let now = Date()
+            let elapsed = now.timeIntervalSince(started)
+            let rate = state.fraction > 0 ? state.fraction / max(state.updated.timeIntervalSince(started), 1e-3) : 0
+            let window = 30 / state.duration
+            let estimate = min(state.fraction + rate * now.timeIntervalSince(state.updated), state.fraction + window, 1)
+            let remaining = rate > 0 ? (1 - estimate) / rate : 0
+            state.drawn = true
+            return String(format: "\r%@: %3.0f%% of %@, %@ elapsed, about %@ left ", name, estimate * 100,
+                          Self.clock(state.duration), Self.clock(elapsed), rate > 0 ? Self.clock(remaining) : "?")
+        }
+        if let line { console.write(line + "\u{1B}[K") }
+    }
+
+    /// `M:SS` or `H:MM:SS`.
+    static func clock(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60)
+        return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, secs) : String(format: "%d:%02d", minutes, secs)
     }
 
     func finish() {
-        if drawn { console.write("\r\u{1B}[K") }
+        timer?.cancel()
+        let clear = state.withLock { state -> Bool in
+            defer { state.finished = true }
+            return state.drawn && !state.finished
+        }
+        if clear { console.write("\r\u{1B}[K") }
     }
 }

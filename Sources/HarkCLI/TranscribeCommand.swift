@@ -184,6 +184,7 @@ struct TranscribeCommand: ParsableCommand {
             }
         }
         let progress = ProgressLine(console: console, name: input.displayName)
+        defer { progress.finish() }
         let transcript = try transcriber.transcribe(path: input.path, options: options, cancellation: Interruption.flag) { update in
             progress.update(update)
             if verbose {
