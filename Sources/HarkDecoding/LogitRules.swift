@@ -66,16 +66,14 @@ public struct LogitRules: Sendable {
             }
         }
         if checkTimestampMass {
+            // log-softmax shifts every score by the same constant, so comparing the
+            // timestamps' log-sum-exp with the best text score on the logits themselves
+            // decides as on log-probabilities, without a copy and a second softmax.
             let begin = special.timestampBegin
-            var probe = Array(scores)
-            let forceTimestamp = probe.withUnsafeMutableBufferPointer { probe -> Bool in
-                Scores.logSoftmax(probe)
-                let timestampMass = Scores.logSumExp(probe, begin..<vocabulary)
-                var bestText = -Float.infinity
-                for token in 0..<begin { bestText = max(bestText, probe[token]) }
-                return timestampMass > bestText
-            }
-            if forceTimestamp { disable(0..<begin) }
+            let timestampMass = Scores.logSumExp(scores, begin..<vocabulary)
+            var bestText = -Float.infinity
+            for token in 0..<begin { bestText = max(bestText, scores[token]) }
+            if timestampMass > bestText { disable(0..<begin) }
         }
         Scores.logSoftmax(scores)
     }
