@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "HarkModelTests", dependencies: ["HarkModel", "HarkFeatures", "HarkTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarkTranscriptionTests",
-                    dependencies: ["HarkTranscription", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),
+                    dependencies: ["HarkTranscription", "HarkModel", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),
         .testTarget(name: "HarkEvaluationTests", dependencies: ["HarkEvaluation", "HarkTestSupport"]),
         .testTarget(name: "HarkWatchTests", dependencies: ["HarkWatch", "HarkTestSupport"]),
         .testTarget(name: "HarkCLITests", dependencies: ["HarkCLI", "HarkTestSupport"]),

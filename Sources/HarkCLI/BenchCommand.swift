@@ -27,7 +27,7 @@ struct BenchCommand: ParsableCommand {
         if let threads { ComputeThreads.set(threads) }
         let directory = try ModelStore(explicit: modelsDir).locate(model)
         let loadStarted = Date()
-        let transcriber = try Transcriber(modelDirectory: directory, computeType: ComputeType(rawValue: computeType) ?? .int8)
+        let transcriber = try Transcriber(model: directory, computeType: ComputeType(rawValue: computeType) ?? .int8)
         let load = Date().timeIntervalSince(loadStarted)
         var options = TranscriptionOptions()
         options.beamSize = beamSize

@@ -11,8 +11,8 @@ public struct Hark: ParsableCommand {
               hark transcribe note.m4a                 print the text of a voice note
               hark transcribe -f srt,txt -o out/ *.wav write subtitles and text files
             """,
-        subcommands: [TranscribeCommand.self, ModelsCommand.self, WatchCommand.self, EvalCommand.self,
-                      BenchCommand.self])
+        subcommands: [TranscribeCommand.self, ModelsCommand.self, QuantizeCommand.self, WatchCommand.self,
+                      EvalCommand.self, BenchCommand.self])
 
     public init() {}
 

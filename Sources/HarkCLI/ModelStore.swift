@@ -1,4 +1,5 @@
 import Foundation
+import HarkModel
 
 /// Where models live: `--models-dir`, else `HARK_MODELS`, else
 /// `${XDG_DATA_HOME:-~/.local/share}/hark/models`; a development checkout's `Models/` is
@@ -40,13 +41,17 @@ struct ModelStore {
         return nil
     }
 
-    /// The directory of a model given by name (looked up in the store) or by path.
+    /// A model given by name (looked up in the store) or by path: a CTranslate2 model
+    /// directory, or a Hark int8 file (`*.safetensors`, made by `hark quantize`).
     func locate(_ nameOrPath: String) throws(CLIError) -> URL {
-        let isPath = nameOrPath.contains("/") || nameOrPath.hasPrefix(".")
+        let isPath = nameOrPath.contains("/") || nameOrPath.hasPrefix(".") || nameOrPath.hasSuffix("." + Int8ModelFile.fileExtension)
         if isPath {
             let url = URL(fileURLWithPath: nameOrPath)
+            if Int8ModelFile.isInt8ModelFile(url) { return url }
             guard FileManager.default.fileExists(atPath: url.appendingPathComponent("model.bin").path) else {
-                throw .modelNotFound("no model.bin in \(nameOrPath)")
+                throw .modelNotFound(FileManager.default.fileExists(atPath: nameOrPath)
+                    ? "\(nameOrPath) is neither a model directory (with model.bin) nor a .safetensors file from hark quantize"
+                    : "\(nameOrPath): no such model directory or file")
             }
             return url
         }
@@ -55,6 +60,8 @@ struct ModelStore {
             if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("model.bin").path) {
                 return candidate
             }
+            let file = directory.appendingPathComponent(nameOrPath + "." + Int8ModelFile.fileExtension)
+            if Int8ModelFile.isInt8ModelFile(file) { return file }
         }
         let store = directories.first?.path ?? "~/.local/share/hark/models"
         throw .modelNotFound("model '\(nameOrPath)' is not installed (looked in \(directories.map(\.path).joined(separator: ", "))); fetch it with: Scripts/fetch-models --models-dir \(store) \(nameOrPath)")

@@ -130,7 +130,7 @@ struct TranscribeCommand: ParsableCommand {
         let transcriber: Transcriber
         let started = Date()
         do {
-            transcriber = try Transcriber(modelDirectory: try store.locate(model),
+            transcriber = try Transcriber(model: try store.locate(model),
                                           computeType: ComputeType(rawValue: computeType) ?? .int8)
         } catch {
             console.error("\(error)")

@@ -215,7 +215,7 @@ struct WatchRunCommand: ParsableCommand {
         let loadStart = Date()
         let engine: WhisperEngine
         do {
-            let transcriber = try Transcriber(modelDirectory: try ModelStore(explicit: modelsDir).locate(model),
+            let transcriber = try Transcriber(model: try ModelStore(explicit: modelsDir).locate(model),
                                               computeType: ComputeType(rawValue: computeType) ?? .int8)
             engine = try WhisperEngine(transcriber: transcriber, options: options, modelName: model, computeType: computeType)
         } catch {

@@ -58,6 +58,17 @@ public struct QuantizedMatrix: Sendable, Equatable {
     ///
     /// - Throws: ``ShapeError`` when the counts do not match the shape.
     public init(quantized values: [Int8], scales: [Float], rows: Int, columns: Int) throws(ShapeError) {
+        let matrix = values.withUnsafeBufferPointer { buffer in
+            Result { () throws(ShapeError) in try QuantizedMatrix(quantized: buffer, scales: scales, rows: rows, columns: columns) }
+        }
+        self = try matrix.get()
+    }
+
+    /// Wraps quantized weights read in place (for example from a memory-mapped file); they are
+    /// copied once, into the packed layout.
+    ///
+    /// - Throws: ``ShapeError`` when the counts do not match the shape.
+    public init(quantized values: UnsafeBufferPointer<Int8>, scales: [Float], rows: Int, columns: Int) throws(ShapeError) {
         guard rows >= 0, columns >= 0 else {
             throw ShapeError(description: "QuantizedMatrix: negative shape \(rows) × \(columns)")
         }
@@ -71,18 +82,19 @@ public struct QuantizedMatrix: Sendable, Equatable {
     }
 
     private init(validatedValues values: [Int8], scales: [Float], rows: Int, columns: Int) {
+        let matrix = values.withUnsafeBufferPointer { QuantizedMatrix(validatedValues: $0, scales: scales, rows: rows, columns: columns) }
+        self = matrix
+    }
+
+    private init(validatedValues values: UnsafeBufferPointer<Int8>, scales: [Float], rows: Int, columns: Int) {
         self.rows = rows
         self.columns = columns
         self.scales = scales
         let bytes = max(1, hark_s8_packed_bytes(rows, columns))
         self.packed = [Int8](unsafeUninitializedCapacity: bytes) { buffer, count in
             if let destination = buffer.baseAddress {
-                if rows > 0 && columns > 0 {
-                    values.withUnsafeBufferPointer { source in
-                        if let w = source.baseAddress {
-                            hark_s8_pack_weights(w, rows, columns, columns, destination)
-                        }
-                    }
+                if rows > 0 && columns > 0, let w = values.baseAddress {
+                    hark_s8_pack_weights(w, rows, columns, columns, destination)
                 } else {
                     destination.initialize(repeating: 0, count: bytes)
                 }
@@ -102,6 +114,23 @@ public struct QuantizedMatrix: Sendable, Equatable {
             }
         }
         return values
+    }
+
+    /// Adds row `row`, dequantized (`q · scale`), to the `columns` floats at `destination`,
+    /// reading the packed layout in place (an embedding lookup without a row-major copy).
+    public func addRow(_ row: Int, to destination: UnsafeMutablePointer<Float>) {
+        precondition(row >= 0 && row < rows, "QuantizedMatrix: row \(row) of \(rows)")
+        let panelBytes = Int(HARK_S8_PANEL) * hark_s8_padded_k(columns)
+        let group = Int(HARK_S8_KGROUP)
+        let scale = scales[row]
+        packed.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress else { return }
+            let panel = base + (row / Int(HARK_S8_PANEL)) * panelBytes + (row % Int(HARK_S8_PANEL)) * group
+            for c in 0..<columns {
+                let value = panel[(c / group) * Int(HARK_S8_PANEL) * group + c % group]
+                destination[c] += Float(value) * scale
+            }
+        }
     }
 
     /// The weights as floats, `q · scale`, row-major `rows` × `columns`.

@@ -42,6 +42,8 @@ public struct CTranslate2File: @unchecked Sendable {
     public let specRevision: Int
     /// Variables by name, aliases resolved.
     public let variables: [String: TensorRecord]
+    /// The names of the variables stored in the file, in file order (aliases excluded).
+    public let storedNames: [String]
     private let data: Data
 
     /// Maps and parses `path`.
@@ -74,6 +76,7 @@ public struct CTranslate2File: @unchecked Sendable {
             throw .notAModel(path: path, detail: "implausible variable count \(count)")
         }
         var variables: [String: TensorRecord] = [:]
+        var storedNames: [String] = []
         for _ in 0..<count {
             let name = try reader.string()
             let rank = Int(try reader.u8())
@@ -105,6 +108,7 @@ public struct CTranslate2File: @unchecked Sendable {
             }
             try reader.skip(byteCount, what: name)
             variables[name] = record
+            storedNames.append(name)
         }
         if version >= 3 {
             let aliasCount = Int(try reader.u32())
@@ -121,6 +125,7 @@ public struct CTranslate2File: @unchecked Sendable {
             }
         }
         self.variables = variables
+        self.storedNames = storedNames
     }
 
     /// The size of the file in bytes.
@@ -182,14 +187,13 @@ public struct CTranslate2File: @unchecked Sendable {
 
     /// The shape of a variable, if present.
     public func shape(_ name: String) -> [Int]? { variables[name]?.shape }
-}
 
-/// Calls `body` with a 16-byte-aligned copy of `bytes` bytes at `source` (payloads are unaligned).
-private func withAlignedCopy(_ source: UnsafeRawPointer, bytes: Int, _ body: (UnsafeRawPointer) -> Void) {
-    let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 16)
-    defer { buffer.deallocate() }
-    buffer.copyMemory(from: source, byteCount: bytes)
-    body(UnsafeRawPointer(buffer))
+    /// Calls `body` with the payload bytes of `record` in place (no copy).
+    func withBytes<Result>(of record: TensorRecord, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        data.withUnsafeBytes { raw in
+            body(UnsafeRawBufferPointer(rebasing: raw[record.offset..<(record.offset + record.elementCount * record.dataType.size)]))
+        }
+    }
 }
 
 /// A bounds-checked little-endian cursor.

@@ -98,7 +98,7 @@ struct Linear: Sendable {
         self.outputs = outputs
     }
 
-    private init(quantized: QuantizedMatrix, bias: [Float]?, inputs: Int, outputs: Int) {
+    init(quantized: QuantizedMatrix, bias: [Float]?, inputs: Int, outputs: Int) {
         weight = []
         self.quantized = quantized
         self.bias = bias

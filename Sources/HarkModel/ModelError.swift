@@ -12,6 +12,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case badTensor(name: String, detail: String)
     /// config.json could not be read.
     case badConfig(path: String, detail: String)
+    /// A model file could not be written.
+    case unwritable(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
             return "model tensor \(name): \(detail); the model file is corrupt or not a Whisper model"
         case .badConfig(let path, let detail):
             return "\(path): unreadable model configuration (\(detail))"
+        case .unwritable(let path, let detail):
+            return "\(path): cannot write the model file (\(detail))"
         }
     }
 }

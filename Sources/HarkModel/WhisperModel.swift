@@ -7,26 +7,57 @@ import Foundation
 public final class WhisperModel: Sendable {
     /// The model's dimensions.
     public let dimensions: WhisperDimensions
-    /// The directory it was loaded from.
-    public let directory: URL
-    /// The size of `model.bin` in bytes.
+    /// Where it was loaded from: a CTranslate2 model directory, or a Hark int8 file.
+    public let location: URL
+    /// The size of the weights file (`model.bin` or the int8 file) in bytes.
     public let fileSize: Int
+    /// The metadata of a Hark int8 file (see ``Int8ModelFile/Key``); empty for a directory.
+    public let metadata: [String: String]
     let weights: WhisperWeights
 
     /// The numeric type of the matrix products.
     public var computeType: ComputeType { weights.computeType }
 
-    /// Loads `model.bin` from a model directory; `int8` quantizes the float weights while loading.
-    public init(directory: URL, computeType: ComputeType = .float32) throws(ModelError) {
+    /// Loads a model: a CTranslate2 directory (its `model.bin`) or a Hark int8 file
+    /// (see ``Int8ModelFile``). With `int8`, float weights are quantized while loading and int8
+    /// weights are used as stored; with `float32`, int8 weights are dequantized.
+    public init(at location: URL, computeType: ComputeType = .float32, plan: QuantizationPlan = .standard) throws(ModelError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: location.path, isDirectory: &isDirectory) else {
+            throw .missingFile(path: location.path)
+        }
+        if isDirectory.boolValue {
+            let file = try CTranslate2File(path: location.appendingPathComponent("model.bin").path)
+            weights = try WhisperWeights(source: file, computeType: computeType, plan: plan)
+            fileSize = file.byteCount
+            metadata = [:]
+        } else {
+            let file = try SafetensorsFile(path: location.path)
+            guard file.metadata[Int8ModelFile.Key.format] == Int8ModelFile.formatName else {
+                throw .notAModel(path: location.path, detail: "a safetensors file, but not a Hark int8 Whisper model (made by hark quantize)")
+            }
+            guard file.metadata[Int8ModelFile.Key.version] == Int8ModelFile.formatVersion else {
+                throw .unsupported(path: location.path,
+                                   detail: "int8 format version \(file.metadata[Int8ModelFile.Key.version] ?? "?"), this Hark reads \(Int8ModelFile.formatVersion)")
+            }
+            // Matrices the file keeps in float were kept so when it was made; they stay float.
+            let kept = (file.metadata[Int8ModelFile.Key.keptInFloat] ?? "").split(separator: ",").map(String.init)
+            weights = try WhisperWeights(source: file, computeType: computeType,
+                                         plan: QuantizationPlan(keptInFloat: plan.keptInFloat + kept))
+            fileSize = file.byteCount
+            metadata = file.metadata
+        }
+        dimensions = weights.dimensions
+        self.location = location
+    }
+
+    /// Loads `model.bin` from a CTranslate2 model directory.
+    public convenience init(directory: URL, computeType: ComputeType = .float32) throws(ModelError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw .missingFile(path: directory.path)
         }
-        let file = try CTranslate2File(path: directory.appendingPathComponent("model.bin").path)
-        weights = try WhisperWeights(file: file, computeType: computeType)
-        dimensions = weights.dimensions
-        fileSize = file.byteCount
-        self.directory = directory
+        try self.init(at: directory, computeType: computeType)
     }
 
     // MARK: Encoder

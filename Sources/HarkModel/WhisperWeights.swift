@@ -55,61 +55,46 @@ struct WhisperWeights: Sendable {
     /// The numeric type of the matrix products.
     let computeType: ComputeType
 
-    /// Reads every tensor; with `int8`, each matrix is quantized as soon as it is read, so the
-    /// float copy of the whole model never exists at once.
-    init(file: CTranslate2File, computeType: ComputeType = .float32) throws(ModelError) {
+    /// Reads every tensor; with `int8`, each matrix the plan quantizes is taken as stored
+    /// when the file holds it in int8, else quantized as soon as it is read, so the float copy
+    /// of the whole model never exists at once.
+    init(source: some WeightSource, computeType: ComputeType = .float32,
+         plan: QuantizationPlan = .standard) throws(ModelError) {
         self.computeType = computeType
-        func stored(_ layer: Linear) -> Linear { computeType == .int8 ? layer.quantizedToInt8() : layer }
-        guard file.specName.isEmpty || file.specName == "WhisperSpec" else {
-            throw .unsupported(path: file.path, detail: "a \(file.specName) model, not Whisper")
-        }
-        guard let conv1Shape = file.shape("encoder/conv1/weight"), conv1Shape.count == 3,
-              let embeddingShape = file.shape("decoder/embeddings/weight"), embeddingShape.count == 2,
-              let encoderPositionShape = file.shape("encoder/position_encodings/encodings"),
-              let decoderPositionShape = file.shape("decoder/position_encodings/encodings")
-        else {
-            throw .unsupported(path: file.path, detail: "no Whisper encoder/decoder tensors")
-        }
-        let width = conv1Shape[0]
-        func countLayers(_ prefix: String) -> Int {
-            var n = 0
-            while file.variables["\(prefix)/layer_\(n)/ffn/linear_0/weight"] != nil { n += 1 }
-            return n
-        }
-        let dimensions = WhisperDimensions(
-            melCount: conv1Shape[1], modelWidth: width,
-            encoderLayers: countLayers("encoder"), decoderLayers: countLayers("decoder"),
-            encoderHeads: file.scalar("encoder/num_heads") ?? width / 64,
-            decoderHeads: file.scalar("decoder/num_heads") ?? width / 64,
-            vocabularySize: embeddingShape[0],
-            audioContext: encoderPositionShape.first ?? 0, textContext: decoderPositionShape.first ?? 0)
-        guard dimensions.encoderLayers > 0, dimensions.decoderLayers > 0,
-              width % dimensions.encoderHeads == 0, width % dimensions.decoderHeads == 0,
-              embeddingShape[1] == width
-        else {
-            throw .unsupported(path: file.path, detail: "inconsistent dimensions \(dimensions)")
-        }
+        let dimensions = try WhisperDimensions(source: source)
+        let width = dimensions.modelWidth
         self.dimensions = dimensions
-        let ffnWidth = file.shape("encoder/layer_0/ffn/linear_0/weight")?.first ?? 4 * width
+        let ffnWidth = source.shape("encoder/layer_0/ffn/linear_0/weight")?.first ?? 4 * width
 
-        func linear(_ name: String, outputs: Int, inputs: Int, bias: Bool = true) throws(ModelError) -> Linear {
-            stored(Linear(weight: try file.floats("\(name)/weight", shape: [outputs, inputs]),
-                          bias: bias ? try file.floats("\(name)/bias", shape: [outputs]) : nil,
-                          inputs: inputs, outputs: outputs))
+        /// The matrix `name/weight` of `shape` (flattened to outputs × inputs), in int8 when
+        /// the compute type and plan say so.
+        func matrix(_ name: String, shape: [Int], bias: [Float]?) throws(ModelError) -> Linear {
+            let weightName = "\(name)/weight"
+            let outputs = shape[0], inputs = shape.dropFirst().reduce(1, *)
+            guard let stored = source.shape(weightName) else { throw .badTensor(name: weightName, detail: "missing") }
+            guard stored == shape else { throw .badTensor(name: weightName, detail: "shape \(stored), expected \(shape)") }
+            let int8 = computeType == .int8 && plan.quantizes(name)
+            if int8, let quantized = try source.storedInt8(weightName, rows: outputs, columns: inputs) {
+                return Linear(quantized: quantized, bias: bias, inputs: inputs, outputs: outputs)
+            }
+            let layer = Linear(weight: try source.floats(weightName, shape: shape), bias: bias, inputs: inputs, outputs: outputs)
+            return int8 ? layer.quantizedToInt8() : layer
+        }
+        func linear(_ name: String, outputs: Int, inputs: Int) throws(ModelError) -> Linear {
+            try matrix(name, shape: [outputs, inputs], bias: try source.floats("\(name)/bias", shape: [outputs]))
         }
         func norm(_ name: String) throws(ModelError) -> LayerNorm {
-            LayerNorm(gamma: try file.floats("\(name)/gamma", shape: [width]),
-                      beta: try file.floats("\(name)/beta", shape: [width]))
+            LayerNorm(gamma: try source.floats("\(name)/gamma", shape: [width]),
+                      beta: try source.floats("\(name)/beta", shape: [width]))
         }
         func convolution(_ name: String, inputs: Int) throws(ModelError) -> Linear {
             // [out][in][k] flattens to [out][in·k]: the im2col column order is (in, k).
-            stored(Linear(weight: try file.floats("\(name)/weight", shape: [width, inputs, 3]),
-                          bias: try file.floats("\(name)/bias", shape: [width]), inputs: inputs * 3, outputs: width))
+            try matrix(name, shape: [width, inputs, 3], bias: try source.floats("\(name)/bias", shape: [width]))
         }
 
         conv1 = try convolution("encoder/conv1", inputs: dimensions.melCount)
         conv2 = try convolution("encoder/conv2", inputs: width)
-        encoderPositions = try file.floats("encoder/position_encodings/encodings", shape: [dimensions.audioContext, width])
+        encoderPositions = try source.floats("encoder/position_encodings/encodings", shape: [dimensions.audioContext, width])
         var encoderLayers: [EncoderLayerWeights] = []
         for i in 0..<dimensions.encoderLayers {
             let p = "encoder/layer_\(i)"
@@ -123,10 +108,8 @@ struct WhisperWeights: Sendable {
         }
         self.encoderLayers = encoderLayers
         encoderNorm = try norm("encoder/layer_norm")
-        let embedding = TokenEmbedding(floats: try file.floats("decoder/embeddings/weight",
-                                                               shape: [dimensions.vocabularySize, width]), width: width)
-        self.embedding = computeType == .int8 ? embedding.quantizedToInt8() : embedding
-        decoderPositions = try file.floats("decoder/position_encodings/encodings", shape: [dimensions.textContext, width])
+        embedding = TokenEmbedding(projection: try matrix("decoder/embeddings", shape: [dimensions.vocabularySize, width], bias: nil))
+        decoderPositions = try source.floats("decoder/position_encodings/encodings", shape: [dimensions.textContext, width])
         var decoderLayers: [DecoderLayerWeights] = []
         for i in 0..<dimensions.decoderLayers {
             let p = "decoder/layer_\(i)"
@@ -144,9 +127,45 @@ struct WhisperWeights: Sendable {
         }
         self.decoderLayers = decoderLayers
         decoderNorm = try norm("decoder/layer_norm")
-        if let projection = file.shape("decoder/projection/weight"), projection != embeddingShape {
-            throw .unsupported(path: file.path, detail: "an output projection not tied to the token embedding")
+        if let projection = source.shape("decoder/projection/weight"), projection != [dimensions.vocabularySize, width] {
+            throw .unsupported(path: source.path, detail: "an output projection not tied to the token embedding")
         }
+    }
+}
+
+extension WhisperDimensions {
+    /// The dimensions of the Whisper model in `source`, read off the shapes of its tensors.
+    init(source: some WeightSource) throws(ModelError) {
+        guard source.specName.isEmpty || source.specName == "WhisperSpec" else {
+            throw .unsupported(path: source.path, detail: "a \(source.specName) model, not Whisper")
+        }
+        guard let conv1Shape = source.shape("encoder/conv1/weight"), conv1Shape.count == 3,
+              let embeddingShape = source.shape("decoder/embeddings/weight"), embeddingShape.count == 2,
+              let encoderPositionShape = source.shape("encoder/position_encodings/encodings"),
+              let decoderPositionShape = source.shape("decoder/position_encodings/encodings")
+        else {
+            throw .unsupported(path: source.path, detail: "no Whisper encoder/decoder tensors")
+        }
+        let width = conv1Shape[0]
+        func countLayers(_ prefix: String) -> Int {
+            var n = 0
+            while source.shape("\(prefix)/layer_\(n)/ffn/linear_0/weight") != nil { n += 1 }
+            return n
+        }
+        let dimensions = WhisperDimensions(
+            melCount: conv1Shape[1], modelWidth: width,
+            encoderLayers: countLayers("encoder"), decoderLayers: countLayers("decoder"),
+            encoderHeads: source.scalar("encoder/num_heads") ?? width / 64,
+            decoderHeads: source.scalar("decoder/num_heads") ?? width / 64,
+            vocabularySize: embeddingShape[0],
+            audioContext: encoderPositionShape.first ?? 0, textContext: decoderPositionShape.first ?? 0)
+        guard dimensions.encoderLayers > 0, dimensions.decoderLayers > 0,
+              width % dimensions.encoderHeads == 0, width % dimensions.decoderHeads == 0,
+              embeddingShape[1] == width
+        else {
+            throw .unsupported(path: source.path, detail: "inconsistent dimensions \(dimensions)")
+        }
+        self = dimensions
     }
 }
 
@@ -160,46 +179,23 @@ public enum ComputeType: String, Sendable, CaseIterable {
 }
 
 /// The token embedding, whose transpose is also the output projection: float, or int8 rows
-/// with one scale each.
+/// with one scale each (looked up in the packed int8 matrix, no second copy).
 struct TokenEmbedding: Sendable {
-    let width: Int
-    /// The output projection `logits = x Eᵀ`.
+    /// The output projection `logits = x Eᵀ`; its weight rows are the embeddings.
     let projection: Linear
-    private let floats: [Float]
-    private let values: [Int8]
-    private let scales: [Float]
+    var width: Int { projection.inputs }
 
-    init(floats: [Float], width: Int) {
-        self.width = width
-        self.floats = floats
-        values = []
-        scales = []
-        projection = Linear(weight: floats, bias: nil, inputs: width, outputs: floats.count / max(width, 1))
-    }
-
-    private init(projection: Linear, values: [Int8], scales: [Float], width: Int) {
-        self.width = width
+    init(projection: Linear) {
         self.projection = projection
-        self.values = values
-        self.scales = scales
-        floats = []
-    }
-
-    func quantizedToInt8() -> TokenEmbedding {
-        let projection = self.projection.quantizedToInt8()
-        guard let matrix = projection.quantized else { return self }
-        return TokenEmbedding(projection: projection, values: matrix.int8Values(), scales: matrix.scales, width: width)
     }
 
     /// Adds the embedding of `token` to `width` floats at `destination`.
     func add(_ token: Int, to destination: UnsafeMutablePointer<Float>) {
-        if floats.isEmpty {
-            let scale = scales[token]
-            values.withUnsafeBufferPointer { v in
-                for i in 0..<width { destination[i] += Float(v[token * width + i]) * scale }
-            }
+        if let quantized = projection.quantized {
+            quantized.addRow(token, to: destination)
         } else {
-            floats.withUnsafeBufferPointer { e in
+            let width = self.width
+            projection.weight.withUnsafeBufferPointer { e in
                 for i in 0..<width { destination[i] += e[token * width + i] }
             }
         }

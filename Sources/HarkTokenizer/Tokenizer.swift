@@ -50,8 +50,26 @@ public struct Tokenizer: Sendable {
         }
         let tokenizerURL = modelDirectory.appendingPathComponent(ModelFiles.tokenizerFileName)
         let file = try ModelFiles.loadTokenizerFile(tokenizerURL)
+        let vocabulary = try ModelFiles.loadVocabulary(in: modelDirectory)
+        try self.init(file: file, vocabulary: vocabulary, tokenizerPath: tokenizerURL.path)
+    }
+
+    /// Loads a tokenizer from the contents of `tokenizer.json` and, optionally, the full
+    /// vocabulary (token strings indexed by id); `source` names where they came from in errors
+    /// (for example a Hark int8 model file, which carries both).
+    public init(tokenizerJSON: Data, vocabulary: [String]?, source: String) throws(TokenizerError) {
+        let file: TokenizerFile
+        do {
+            file = try JSONDecoder().decode(TokenizerFile.self, from: tokenizerJSON)
+        } catch {
+            throw .malformedFile(path: source, reason: ModelFiles.describe(error))
+        }
+        try self.init(file: file, vocabulary: vocabulary.map { ($0, URL(fileURLWithPath: source)) }, tokenizerPath: source)
+    }
+
+    private init(file: TokenizerFile, vocabulary listed: (tokens: [String], url: URL)?, tokenizerPath: String) throws(TokenizerError) {
         if let type = file.model.type, type != "BPE" {
-            throw .malformedFile(path: tokenizerURL.path, reason: "model type is \(type), expected BPE")
+            throw .malformedFile(path: tokenizerPath, reason: "model type is \(type), expected BPE")
         }
 
         // Every (token, id) tokenizer.json knows about.
@@ -59,7 +77,7 @@ public struct Tokenizer: Sendable {
         declared += file.addedTokens.map { (token: $0.content, id: $0.id) }
 
         let vocabulary: [String]
-        if let (tokens, url) = try ModelFiles.loadVocabulary(in: modelDirectory) {
+        if let (tokens, url) = listed {
             for (token, id) in declared where !tokens.indices.contains(id) || tokens[id] != token {
                 let found = tokens.indices.contains(id) ? "\"\(tokens[id])\"" : "nothing"
                 throw .inconsistentVocabulary(
@@ -67,7 +85,7 @@ public struct Tokenizer: Sendable {
             }
             vocabulary = tokens
         } else {
-            vocabulary = try Self.vocabulary(from: declared, path: tokenizerURL.path)
+            vocabulary = try Self.vocabulary(from: declared, path: tokenizerPath)
         }
 
         var ids: [String: Int] = [:]
@@ -92,7 +110,7 @@ public struct Tokenizer: Sendable {
             noTimestamps: try lookUp("<|notimestamps|>"),
             timestampBegin: try lookUp("<|0.00|>"))
 
-        self.encoder = try Self.encoder(for: file, textTokenCount: special.eot, path: tokenizerURL.path)
+        self.encoder = try Self.encoder(for: file, textTokenCount: special.eot, path: tokenizerPath)
 
         var textBytes: [UInt8] = []
         var textOffsets = [0]

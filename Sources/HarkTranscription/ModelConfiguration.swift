@@ -13,6 +13,11 @@ struct ModelConfiguration: Sendable {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw .missingFile(path: url.path)
         }
+        try self.init(json: data, source: url.path)
+    }
+
+    /// Parses the contents of `config.json`; `source` names it in errors.
+    init(json data: Data, source: String) throws(ModelError) {
         struct Raw: Decodable {
             var suppress_ids: [Int]?
             var suppress_ids_begin: [Int]?
@@ -22,7 +27,7 @@ struct ModelConfiguration: Sendable {
             suppressIDs = raw.suppress_ids ?? []
             suppressIDsBegin = raw.suppress_ids_begin ?? []
         } catch {
-            throw .badConfig(path: url.path, detail: "\(error)")
+            throw .badConfig(path: source, detail: "\(error)")
         }
     }
 }

@@ -36,7 +36,7 @@ public enum TranscriptionError: Error, CustomStringConvertible, Sendable {
 /// Loads a Whisper model once and transcribes any number of recordings with it.
 ///
 /// ```swift
-/// let transcriber = try Transcriber(modelDirectory: url)
+/// let transcriber = try Transcriber(model: url)
 /// let transcript = try transcriber.transcribe(path: "note.wav")
 /// print(transcript.text)
 /// ```
@@ -47,22 +47,53 @@ public final class Transcriber: Sendable {
     public let tokenizer: Tokenizer
     let configuration: ModelConfiguration
 
-    /// Loads the model, tokenizer and configuration in `modelDirectory`; `int8` quantizes the
-    /// model's matrix products while loading.
-    public init(modelDirectory: URL, computeType: ComputeType = .float32) throws(TranscriptionError) {
+    /// Loads a model with its tokenizer and configuration: a CTranslate2 model directory, or a
+    /// Hark int8 file (made by `hark quantize`, which carries its tokenizer and configuration).
+    /// `int8` quantizes a float model's matrix products while loading.
+    public init(model location: URL, computeType: ComputeType = .float32) throws(TranscriptionError) {
         do {
-            model = try WhisperModel(directory: modelDirectory, computeType: computeType)
-            configuration = try ModelConfiguration(directory: modelDirectory)
+            model = try WhisperModel(at: location, computeType: computeType)
         } catch {
             throw .model(error)
         }
-        do {
-            tokenizer = try Tokenizer(modelDirectory: modelDirectory)
-        } catch {
-            throw .tokenizer(error)
+        if model.metadata.isEmpty {
+            do {
+                configuration = try ModelConfiguration(directory: location)
+            } catch {
+                throw .model(error)
+            }
+            do {
+                tokenizer = try Tokenizer(modelDirectory: location)
+            } catch {
+                throw .tokenizer(error)
+            }
+        } else {
+            let metadata = model.metadata
+            guard let configurationJSON = metadata[Int8ModelFile.Key.configuration],
+                  let tokenizerJSON = metadata[Int8ModelFile.Key.tokenizer] else {
+                throw .model(.badConfig(path: location.path, detail: "the file carries no config.json or tokenizer.json; make it again with hark quantize"))
+            }
+            do {
+                configuration = try ModelConfiguration(json: Data(configurationJSON.utf8), source: location.path + " (config.json)")
+            } catch {
+                throw .model(error)
+            }
+            var vocabulary: [String]?
+            if let listed = metadata[Int8ModelFile.Key.vocabulary] {
+                guard let tokens = try? JSONDecoder().decode([String].self, from: Data(listed.utf8)) else {
+                    throw .model(.badConfig(path: location.path, detail: "its vocabulary.json is not a list of strings"))
+                }
+                vocabulary = tokens
+            }
+            do {
+                tokenizer = try Tokenizer(tokenizerJSON: Data(tokenizerJSON.utf8), vocabulary: vocabulary,
+                                          source: location.path + " (tokenizer.json)")
+            } catch {
+                throw .tokenizer(error)
+            }
         }
         guard tokenizer.vocabularySize == model.dimensions.vocabularySize else {
-            throw .model(.unsupported(path: modelDirectory.path,
+            throw .model(.unsupported(path: location.path,
                                       detail: "tokenizer has \(tokenizer.vocabularySize) tokens, model \(model.dimensions.vocabularySize)"))
         }
     }

@@ -163,6 +163,32 @@ final class TranscribeCommandTests: XCTestCase {
         XCTAssertEqual(result.stderr.split(separator: "\n").filter { $0.hasPrefix("hark:") }.count, 1)
     }
 
+    func testQuantizeWritesAWholeModelAndNeverClobbers() throws {
+        let file = directory.appendingPathComponent("tiny.en-int8.safetensors")
+        let made = try run(["quantize", "--model", "tiny.en", "--output", file.path])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        XCTAssertTrue(made.stdout.contains("of the float32 weights"), made.stdout)
+        let before = try Data(contentsOf: file)
+
+        // The file alone is the model: by path, and by name in a store that holds it.
+        let byPath = try run(["transcribe", "--model", file.path, TestSupport.sample("dentist-22k.ogg")])
+        XCTAssertEqual(byPath.status, 0, byPath.stderr)
+        XCTAssertLessThan(WordErrorRate.rate(reference: "Please call the dentist on Monday morning to move the appointment to Thursday.",
+                                             hypothesis: byPath.stdout), 0.2, byPath.stdout)
+        let byName = try run(["transcribe", "--models-dir", directory.path, "--model", "tiny.en-int8", TestSupport.sample("dentist-22k.ogg")])
+        XCTAssertEqual(byName.stdout, byPath.stdout, byName.stderr)
+
+        // An existing file is kept unless --overwrite; a wrong extension is a usage error.
+        let again = try run(["quantize", "--model", "tiny.en", "--output", file.path])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("--overwrite"), again.stderr)
+        XCTAssertEqual(try Data(contentsOf: file), before)
+        XCTAssertEqual(try run(["quantize", "--model", "tiny.en", "--output", directory.appendingPathComponent("x.bin").path]).status, 2)
+        let missing = try run(["quantize", "--model", "nonesuch", "--models-dir", directory.path, "--output", directory.appendingPathComponent("y.safetensors").path])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("y.safetensors").path))
+    }
+
     func testHelpIsClear() throws {
         let result = try run(["transcribe", "--help"])
         XCTAssertEqual(result.status, 0)

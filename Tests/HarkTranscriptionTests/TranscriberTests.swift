@@ -1,5 +1,6 @@
 import Foundation
 import HarkAudio
+import HarkModel
 import HarkTestSupport
 import XCTest
 
@@ -11,7 +12,7 @@ final class TranscriberTests: XCTestCase {
 
     private func tiny() throws -> Transcriber {
         if let loaded = Self.tinyEn { return loaded }
-        let transcriber = try Transcriber(modelDirectory: try TestSupport.modelDirectory("tiny.en"))
+        let transcriber = try Transcriber(model: try TestSupport.modelDirectory("tiny.en"))
         Self.tinyEn = transcriber
         return transcriber
     }
@@ -144,7 +145,7 @@ final class TranscriberTests: XCTestCase {
     }
 
     func testMultilingualBaseDetectsEnglish() throws {
-        let base = try Transcriber(modelDirectory: try TestSupport.modelDirectory("base"))
+        let base = try Transcriber(model: try TestSupport.modelDirectory("base"))
         let entry = try XCTUnwrap(try ManifestEntry.read("dev-clean.tsv", limit: 1).first)
         let transcript = try base.transcribe(path: entry.audioPath)
         XCTAssertEqual(transcript.language, "en")
@@ -165,7 +166,7 @@ final class TranscriberTests: XCTestCase {
         let spoken = try TestSupport.run("/usr/bin/espeak-ng", ["-v", "de", "-s", "140", "-w", german,
                                                                "Guten Morgen. Ich möchte heute einen Termin vereinbaren."])
         XCTAssertEqual(spoken.status, 0, spoken.stderr)
-        let base = try Transcriber(modelDirectory: try TestSupport.modelDirectory("base"))
+        let base = try Transcriber(model: try TestSupport.modelDirectory("base"))
         let transcript = try base.transcribe(path: german)
         XCTAssertEqual(transcript.language, "de")
         XCTAssertTrue(transcript.text.contains("Guten Morgen"), transcript.text)
@@ -181,7 +182,7 @@ final class TranscriberTests: XCTestCase {
 
     /// int8 (every matrix product quantized at load) transcribes real speech as well as float32, give or take.
     func testInt8MatchesFloat32OnRealSpeech() throws {
-        let int8 = try Transcriber(modelDirectory: try TestSupport.modelDirectory("tiny.en"), computeType: .int8)
+        let int8 = try Transcriber(model: try TestSupport.modelDirectory("tiny.en"), computeType: .int8)
         XCTAssertEqual(int8.model.computeType, .int8)
         let entries = try ManifestEntry.read("dev-clean.tsv", limit: 8)
         var errors = (float32: 0, int8: 0), words = 0
@@ -193,6 +194,24 @@ final class TranscriberTests: XCTestCase {
         }
         XCTAssertLessThan(Double(errors.int8) / Double(words), 0.15, "int8: \(errors.int8) errors in \(words) words")
         XCTAssertLessThanOrEqual(errors.int8, errors.float32 + 3, "int8 \(errors.int8) vs float32 \(errors.float32) errors")
+    }
+
+    /// A file from `hark quantize` is a whole model (tokenizer and configuration inside) and
+    /// transcribes exactly as quantizing the directory while loading does.
+    func testInt8FileTranscribesLikeQuantizingAtLoad() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("tiny.en-int8.safetensors")
+        _ = try Int8ModelFile.write(quantizing: try TestSupport.modelDirectory("tiny.en"), sourceSHA256: "-", to: file)
+        let fromFile = try Transcriber(model: file, computeType: .int8)
+        let atLoad = try Transcriber(model: try TestSupport.modelDirectory("tiny.en"), computeType: .int8)
+        XCTAssertEqual(fromFile.tokenizer.vocabularySize, atLoad.tokenizer.vocabularySize)
+        for entry in try ManifestEntry.read("dev-clean.tsv", limit: 3) {
+            let a = try fromFile.transcribe(path: entry.audioPath), b = try atLoad.transcribe(path: entry.audioPath)
+            XCTAssertFalse(a.text.isEmpty)
+            XCTAssertEqual(a.text, b.text, entry.id)
+            XCTAssertEqual(a.segments.map(\.tokens), b.segments.map(\.tokens), entry.id)
+        }
     }
 
     func testBadAudioIsATypedError() throws {

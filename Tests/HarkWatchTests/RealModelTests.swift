@@ -29,7 +29,7 @@ final class GatedEngine: TranscriptionEngine, @unchecked Sendable {
 final class RealModelTests: XCTestCase {
     static let engine: WhisperEngine? = {
         guard let directory = try? TestSupport.modelDirectory("tiny.en"),
-              let transcriber = try? Transcriber(modelDirectory: directory) else { return nil }
+              let transcriber = try? Transcriber(model: directory) else { return nil }
         var options = TranscriptionOptions()
         options.beamSize = 1 // greedy: the tests check behaviour, not accuracy
         return try? WhisperEngine(transcriber: transcriber, options: options, modelName: "tiny.en")

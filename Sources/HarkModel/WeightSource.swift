@@ -1,0 +1,115 @@
+import CHarkKernels
+import Foundation
+import HarkKernels
+
+/// A file the weights of a Whisper model are read from, tensor by tensor, by CTranslate2
+/// name (`encoder/layer_0/ffn/linear_0/weight`): a CTranslate2 `model.bin` or a Hark int8
+/// safetensors file.
+protocol WeightSource {
+    var path: String { get }
+    /// The model specification the file declares ("WhisperSpec"), or "" when it declares none.
+    var specName: String { get }
+    /// The shape of a tensor, if present.
+    func shape(_ name: String) -> [Int]?
+    /// A tensor as 32-bit floats (int8 tensors dequantized), checked against `shape`.
+    func floats(_ name: String, shape: [Int]) throws(ModelError) -> [Float]
+    /// A scalar attribute such as `num_heads`.
+    func scalar(_ name: String) -> Int?
+    /// The weight matrix `name` (`rows` × `columns` once flattened) when the file stores it in
+    /// int8 with per-row scales; nil when it stores floats.
+    func storedInt8(_ name: String, rows: Int, columns: Int) throws(ModelError) -> QuantizedMatrix?
+}
+
+extension CTranslate2File: WeightSource {
+    /// CTranslate2 int8 weights (as faster-whisper's `--quantization int8` conversion writes
+    /// them) are taken as they are: CTranslate2 stores `q = round(w · s)` with `s = 127 / max|row|`,
+    /// so Hark's scale is `1 / s`.
+    func storedInt8(_ name: String, rows: Int, columns: Int) throws(ModelError) -> QuantizedMatrix? {
+        guard let record = variables[name], record.dataType == .int8,
+              let scaleRecord = variables[name + "_scale"] else { return nil }
+        guard record.elementCount == rows * columns else {
+            throw .badTensor(name: name, detail: "shape \(record.shape), expected \(rows) × \(columns) values")
+        }
+        let inverse = try floats(scaleRecord.name)
+        guard inverse.count == rows else { throw .badTensor(name: name, detail: "\(inverse.count) scales for \(rows) rows") }
+        let scales = inverse.map { $0 == 0 ? 0 : 1 / $0 }
+        return try withBytes(of: record) { bytes in
+            Result { () throws(QuantizedMatrix.ShapeError) in
+                try QuantizedMatrix(quantized: bytes.bindMemory(to: Int8.self), scales: scales, rows: rows, columns: columns)
+            }
+        }.mapError { ModelError.badTensor(name: name, detail: $0.description) }.get()
+    }
+}
+
+extension SafetensorsFile: WeightSource {
+    /// Hark int8 files name their specification in the metadata.
+    var specName: String { metadata[Int8ModelFile.Key.spec] ?? "" }
+
+    func shape(_ name: String) -> [Int]? { tensors[name]?.shape }
+
+    func scalar(_ name: String) -> Int? {
+        guard let tensor = tensors[name], tensor.elementCount == 1 else { return nil }
+        return (try? floats(name, shape: tensor.shape)).flatMap { $0.first.map { Int($0) } }
+    }
+
+    /// Any float tensor; an I8 tensor with an F32 `name_scale` companion is dequantized as
+    /// `q · scale` per row.
+    func floats(_ name: String, shape: [Int]) throws(ModelError) -> [Float] {
+        guard let tensor = tensors[name] else { throw .badTensor(name: name, detail: "missing") }
+        guard tensor.shape == shape else { throw .badTensor(name: name, detail: "shape \(tensor.shape), expected \(shape)") }
+        let count = tensor.elementCount
+        var result = [Float](repeating: 0, count: count)
+        try withBytes(of: name) { bytes in
+            result.withUnsafeMutableBufferPointer { out in
+                guard let dst = out.baseAddress, let base = bytes.baseAddress else { return }
+                switch tensor.dataType {
+                case .float32:
+                    memcpy(dst, base, count * 4)
+                case .float16:
+                    withAlignedCopy(base, bytes: count * 2) { hark_f16_to_f32($0.assumingMemoryBound(to: UInt16.self), dst, count) }
+                case .bfloat16:
+                    withAlignedCopy(base, bytes: count * 2) { hark_bf16_to_f32($0.assumingMemoryBound(to: UInt16.self), dst, count) }
+                case .int8:
+                    for i in 0..<count { dst[i] = Float(base.load(fromByteOffset: i, as: Int8.self)) }
+                case .uint8:
+                    for i in 0..<count { dst[i] = Float(base.load(fromByteOffset: i, as: UInt8.self)) }
+                case .int32:
+                    for i in 0..<count { dst[i] = Float(Int32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
+                case .int64:
+                    for i in 0..<count { dst[i] = Float(Int64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
+                }
+            }
+        }
+        if tensor.dataType == .int8, let scaleTensor = tensors[name + "_scale"] {
+            let scales = try floats(name + "_scale", shape: scaleTensor.shape)
+            let rows = scales.count
+            guard rows > 0, count % rows == 0 else { throw .badTensor(name: name, detail: "\(rows) scales for \(count) values") }
+            let columns = count / rows
+            for row in 0..<rows {
+                for column in 0..<columns { result[row * columns + column] *= scales[row] }
+            }
+        }
+        return result
+    }
+
+    func storedInt8(_ name: String, rows: Int, columns: Int) throws(ModelError) -> QuantizedMatrix? {
+        guard let tensor = tensors[name], tensor.dataType == .int8, let scaleTensor = tensors[name + "_scale"] else { return nil }
+        guard tensor.elementCount == rows * columns else {
+            throw .badTensor(name: name, detail: "shape \(tensor.shape), expected \(rows) × \(columns) values")
+        }
+        let scales = try floats(name + "_scale", shape: scaleTensor.shape)
+        return try withBytes(of: name) { bytes in
+            Result { () throws(QuantizedMatrix.ShapeError) in
+                try QuantizedMatrix(quantized: bytes.bindMemory(to: Int8.self), scales: scales, rows: rows, columns: columns)
+            }
+        }.mapError { ModelError.badTensor(name: name, detail: $0.description) }.get()
+    }
+}
+
+/// Calls `body` with a 16-byte-aligned copy of `bytes` bytes at `source` (payloads may be unaligned).
+func withAlignedCopy(_ source: UnsafeRawPointer, bytes: Int, _ body: (UnsafeRawPointer) -> Void) {
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 16)
+    defer { buffer.deallocate() }
+    buffer.copyMemory(from: source, byteCount: bytes)
+    body(UnsafeRawPointer(buffer))
+}
