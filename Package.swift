@@ -52,7 +52,8 @@ let package = Package(
         ]),
         .executableTarget(name: "hark", dependencies: ["HarkCLI"]),
         // Stage-level benchmarks driven by Scripts/bench-* (release builds only).
-        .executableTarget(name: "hark-bench", dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkKernels", "COpenBLAS"]),
+        .executableTarget(name: "hark-bench", dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkKernels",
+                                                            "HarkTokenizer", "COpenBLAS"]),
 
         // Shared test helpers: locating the repository, its samples and models; writing WAV files.
         .target(name: "HarkTestSupport", path: "Tests/HarkTestSupport"),

@@ -14,6 +14,9 @@
 //       calling thread alone and times them by that thread's CPU time, which other processes
 //       on a shared machine do not inflate. --threads-sweep instead times 1 against 2 threads
 //       on small products (the parallel cutoff).
+//   hark-bench sensitivity --model DIR --manifest TSV [--manifest TSV] [--limit N]
+//       Each group of weight matrices alone in int8 against the float32 model, on the first N
+//       recordings of each manifest (Sensitivity.swift); prints a Markdown table.
 
 import COpenBLAS
 import Foundation
@@ -29,6 +32,7 @@ let usage = """
     usage: hark-bench features FILE [--mels N]
            hark-bench features-only FILE [--mels N]
            hark-bench kernels [--quick] [--single-thread | --threads-sweep]
+           hark-bench sensitivity --model DIR --manifest TSV [--manifest TSV] [--limit N]
     """
 
 /// The process's peak resident set size in bytes (VmHWM), or nil when /proc is unavailable.
@@ -380,6 +384,14 @@ func run() -> Int32 {
             _ = benchKernels(quick: flags.contains("--quick"), singleThread: flags.contains("--single-thread"))
         }
         return 0
+    }
+    if arguments.first == "sensitivity" {
+        do {
+            return try benchSensitivity(Array(arguments.dropFirst()))
+        } catch {
+            FileHandle.standardError.write(Data("hark-bench: \(error)\n".utf8))
+            return error is UsageError ? 2 : 1
+        }
     }
     do {
         let options = try Options(arguments: arguments)
