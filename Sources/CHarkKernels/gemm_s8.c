@@ -74,6 +74,8 @@ static int use_avx2(void) {
 
 const char *hark_kernels_implementation(void) { return use_avx2() ? "avx2" : "portable"; }
 
+int hark_kernels_use_avx2(void) { return use_avx2(); }
+
 void hark_kernels_refresh_dispatch(void) { __atomic_store_n(&dispatch_state, 0, __ATOMIC_RELAXED); }
 
 /* ------------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import CHarkKernels
 import COpenBLAS
 import Foundation
 import HarkKernels
@@ -44,12 +45,12 @@ enum FloatKernels {
         }
     }
 
-    /// GELU, erf form (Whisper's), in place.
+    /// GELU, erf form (Whisper's), in place: the same code as the int8 kernels' fused epilogue.
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        let inverseSqrt2: Float = 0.70710678118654752
-        for i in 0..<count {
-            let v = x[i]
-            x[i] = 0.5 * v * (1 + erff(v * inverseSqrt2))
+        if hark_kernels_use_avx2() != 0 {
+            hark_gelu_avx2(x, count)
+        } else {
+            hark_gelu_portable(x, count)
         }
     }
 
@@ -63,20 +64,35 @@ enum FloatKernels {
         }
     }
 
-    /// Softmax over the first `valid` entries of each row (the rest set to 0), in place.
+    /// Softmax over the first `valid` entries of each row (the rest set to 0), in place, with
+    /// the vectorized exp of our kernels; large blocks are split over the compute threads.
     static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, valid: (Int) -> Int) {
-        for row in 0..<rows {
-            let y = x + row * width
-            let n = valid(row)
-            var maximum = -Float.infinity
-            for i in 0..<n { maximum = max(maximum, y[i]) }
-            var sum: Float = 0
-            for i in 0..<n { let e = expf(y[i] - maximum); y[i] = e; sum += e }
-            let inverse = 1 / sum
-            for i in 0..<n { y[i] *= inverse }
-            for i in n..<width { y[i] = 0 }
+        let lengths = (0..<rows).map { valid($0) }
+        lengths.withUnsafeBufferPointer { lengths in
+            guard let lengths = lengths.baseAddress else { return }
+            let threads = rows * width >= 1 << 16 ? min(ComputeThreads.count, rows) : 1
+            if threads <= 1 {
+                hark_softmax_rows(x, rows, width, width, lengths)
+                return
+            }
+            let pointer = SendablePointer(x), lengthPointer = SendableLengths(lengths)
+            DispatchQueue.concurrentPerform(iterations: threads) { part in
+                let start = rows * part / threads, end = rows * (part + 1) / threads
+                hark_softmax_rows(pointer.value + start * width, end - start, width, width, lengthPointer.value + start)
+            }
         }
     }
+}
+
+/// A pointer handed to the worker threads of one parallel loop, each touching its own rows.
+private struct SendablePointer: @unchecked Sendable {
+    let value: UnsafeMutablePointer<Float>
+    init(_ value: UnsafeMutablePointer<Float>) { self.value = value }
+}
+
+private struct SendableLengths: @unchecked Sendable {
+    let value: UnsafePointer<Int>
+    init(_ value: UnsafePointer<Int>) { self.value = value }
 }
 
 /// A linear layer `y = x Wᵀ + b` with `W` stored `[out][in]`, in 32-bit float or in int8
@@ -165,12 +181,15 @@ struct LayerNorm: Sendable {
     }
 }
 
-/// The number of threads the matrix products use (OpenBLAS).
+/// The number of threads the matrix products use (OpenBLAS, and our parallel loops).
 public enum ComputeThreads {
     /// Sets the thread count for all later model calls.
     public static func set(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))
     }
+
+    /// The thread count in use.
+    public static var count: Int { Int(max(1, openblas_get_num_threads())) }
 }
 
 /// One float that empty buffers point at, so kernels always get a valid address (they read

@@ -131,6 +131,19 @@ void hark_gelu_avx2(float *x, size_t count);
 /// Applies GELU in place with libm erff (the portable epilogue).
 void hark_gelu_portable(float *x, size_t count);
 
+/// Softmax in place over each of `rows` rows (row stride `ld`): entries [0, valid[r]) become
+/// probabilities, [valid[r], width) zero; `valid` NULL means every row is `width` long. The
+/// AVX2 path uses a polynomial exp (relative error < 2e-7), the portable path libm expf.
+void hark_softmax_rows(float *x, size_t rows, size_t width, size_t ld, const size_t *valid);
+void hark_softmax_rows_avx2(float *x, size_t rows, size_t width, size_t ld, const size_t *valid);
+void hark_softmax_rows_portable(float *x, size_t rows, size_t width, size_t ld, const size_t *valid);
+
+/// e^x for x ≤ 0 with the AVX2 polynomial of hark_softmax_rows (0 below -87.3), for tests.
+void hark_exp_avx2(const float *x, float *y, size_t count);
+
+/// 1 when the kernels dispatch to AVX2 (the CPU has it and HARK_KERNELS does not say portable).
+int hark_kernels_use_avx2(void);
+
 /// 1 when this CPU has AVX2 and FMA (whatever HARK_KERNELS says), else 0.
 int hark_kernels_have_avx2(void);
 
