@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "HarkTokenizer"),
         .target(name: "HarkKernels", dependencies: ["CHarkKernels"]),
         .target(name: "HarkModel", dependencies: ["COpenBLAS", "CHarkKernels", "HarkKernels"]),
-        .target(name: "HarkDecoding", dependencies: ["HarkModel", "HarkTokenizer", "CZlib"]),
+        .target(name: "HarkDecoding", dependencies: ["HarkModel", "HarkTokenizer", "CHarkKernels", "CZlib"]),
         .target(name: "HarkTranscription",
                 dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding"]),
         .target(name: "HarkEvaluation", dependencies: ["HarkTranscription"]),

@@ -127,3 +127,37 @@ void hark_softmax_rows(float *x, size_t rows, size_t width, size_t ld, const siz
     else
         hark_softmax_rows_portable(x, rows, width, ld, valid);
 }
+
+static float log_sum_exp_portable(const float *x, size_t n) {
+    float maximum = -INFINITY;
+    for (size_t i = 0; i < n; i++) maximum = x[i] > maximum ? x[i] : maximum;
+    if (maximum == -INFINITY) return -INFINITY;
+    float sum = 0;
+    for (size_t i = 0; i < n; i++) sum += expf(x[i] - maximum);
+    return maximum + logf(sum);
+}
+
+#if HARK_X86
+AVX2 static float log_sum_exp_avx2(const float *x, size_t n) {
+    size_t i = 0;
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+    float maximum = horizontal_max(vmax);
+    for (; i < n; i++) maximum = x[i] > maximum ? x[i] : maximum;
+    if (maximum == -INFINITY) return -INFINITY;
+    const __m256 shift = _mm256_set1_ps(maximum);
+    __m256 vsum = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) vsum = _mm256_add_ps(vsum, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), shift)));
+    float tail[8];
+    for (size_t j = 0; j < 8; j++) tail[j] = i + j < n ? x[i + j] - maximum : -INFINITY;
+    vsum = _mm256_add_ps(vsum, exp8(_mm256_loadu_ps(tail)));
+    return maximum + logf(horizontal_sum(vsum));
+}
+#endif
+
+float hark_log_sum_exp(const float *x, size_t n) {
+#if HARK_X86
+    if (hark_kernels_use_avx2()) return log_sum_exp_avx2(x, n);
+#endif
+    return log_sum_exp_portable(x, n);
+}

@@ -1,3 +1,4 @@
+import CHarkKernels
 import HarkTokenizer
 
 /// The rules that shape Whisper's next-token distribution at every step, as CTranslate2
@@ -83,22 +84,15 @@ public struct LogitRules: Sendable {
 public enum Scores {
     /// `log(softmax(x))` in place.
     public static func logSoftmax(_ x: UnsafeMutableBufferPointer<Float>) {
-        var maximum = -Float.infinity
-        for v in x { maximum = max(maximum, v) }
-        var sum: Float = 0
-        for v in x { sum += expf(v - maximum) }
-        let shift = maximum + logf(sum)
+        guard let base = x.baseAddress else { return }
+        let shift = hark_log_sum_exp(base, x.count)
         for i in x.indices { x[i] -= shift }
     }
 
     /// `log Σ exp(x[i])` over a range.
     public static func logSumExp(_ x: UnsafeMutableBufferPointer<Float>, _ range: Range<Int>) -> Float {
-        var maximum = -Float.infinity
-        for i in range { maximum = max(maximum, x[i]) }
-        if maximum == -.infinity { return -.infinity }
-        var sum: Float = 0
-        for i in range { sum += expf(x[i] - maximum) }
-        return maximum + logf(sum)
+        guard let base = x.baseAddress, !range.isEmpty else { return -.infinity }
+        return hark_log_sum_exp(base + range.lowerBound, range.count)
     }
 }
 

@@ -1,3 +1,4 @@
+import CHarkKernels
 import Foundation
 
 /// A Whisper network loaded from a CTranslate2 model directory, run in 32-bit float.
@@ -21,34 +22,44 @@ public final class WhisperModel: Sendable {
     /// Loads a model: a CTranslate2 directory (its `model.bin`) or a Hark int8 file
     /// (see ``Int8ModelFile``). With `int8`, float weights are quantized while loading and int8
     /// weights are used as stored; with `float32`, int8 weights are dequantized.
-    public init(at location: URL, computeType: ComputeType = .float32, plan: QuantizationPlan = .standard) throws(ModelError) {
+    public convenience init(at location: URL, computeType: ComputeType = .float32, plan: QuantizationPlan = .standard) throws(ModelError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: location.path, isDirectory: &isDirectory) else {
             throw .missingFile(path: location.path)
         }
         if isDirectory.boolValue {
             let file = try CTranslate2File(path: location.appendingPathComponent("model.bin").path)
-            weights = try WhisperWeights(source: file, computeType: computeType, plan: plan)
-            fileSize = file.byteCount
-            metadata = [:]
+            try self.init(weights: try WhisperWeights(source: file, computeType: computeType, plan: plan),
+                          location: location, fileSize: file.byteCount, metadata: [:])
         } else {
-            let file = try SafetensorsFile(path: location.path)
-            guard file.metadata[Int8ModelFile.Key.format] == Int8ModelFile.formatName else {
-                throw .notAModel(path: location.path, detail: "a safetensors file, but not a Hark int8 Whisper model (made by hark quantize)")
-            }
-            guard file.metadata[Int8ModelFile.Key.version] == Int8ModelFile.formatVersion else {
-                throw .unsupported(path: location.path,
-                                   detail: "int8 format version \(file.metadata[Int8ModelFile.Key.version] ?? "?"), this Hark reads \(Int8ModelFile.formatVersion)")
-            }
-            // Matrices the file keeps in float were kept so when it was made; they stay float.
-            let kept = (file.metadata[Int8ModelFile.Key.keptInFloat] ?? "").split(separator: ",").map(String.init)
-            weights = try WhisperWeights(source: file, computeType: computeType,
-                                         plan: QuantizationPlan(keptInFloat: plan.keptInFloat + kept))
-            fileSize = file.byteCount
-            metadata = file.metadata
+            try self.init(int8File: try SafetensorsFile(path: location.path), computeType: computeType, plan: plan)
         }
-        dimensions = weights.dimensions
+    }
+
+    /// Loads a Hark int8 file already opened (its metadata may be read meanwhile, for example
+    /// the tokenizer it carries).
+    public convenience init(int8File file: SafetensorsFile, computeType: ComputeType = .int8,
+                            plan: QuantizationPlan = .standard) throws(ModelError) {
+        guard file.metadata[Int8ModelFile.Key.format] == Int8ModelFile.formatName else {
+            throw .notAModel(path: file.path, detail: "a safetensors file, but not a Hark int8 Whisper model (made by hark quantize)")
+        }
+        guard file.metadata[Int8ModelFile.Key.version] == Int8ModelFile.formatVersion else {
+            throw .unsupported(path: file.path,
+                               detail: "int8 format version \(file.metadata[Int8ModelFile.Key.version] ?? "?"), this Hark reads \(Int8ModelFile.formatVersion)")
+        }
+        // Matrices the file keeps in float were kept so when it was made; they stay float.
+        let kept = (file.metadata[Int8ModelFile.Key.keptInFloat] ?? "").split(separator: ",").map(String.init)
+        try self.init(weights: try WhisperWeights(source: file, computeType: computeType,
+                                                  plan: QuantizationPlan(keptInFloat: plan.keptInFloat + kept)),
+                      location: URL(fileURLWithPath: file.path), fileSize: file.byteCount, metadata: file.metadata)
+    }
+
+    private init(weights: WhisperWeights, location: URL, fileSize: Int, metadata: [String: String]) throws(ModelError) {
+        self.weights = weights
+        self.dimensions = weights.dimensions
         self.location = location
+        self.fileSize = fileSize
+        self.metadata = metadata
     }
 
     /// Loads `model.bin` from a CTranslate2 model directory.
@@ -276,24 +287,32 @@ public struct DecoderState: Sendable {
         let width = self.width, length = self.length
         var output = [Float](repeating: 0, count: batch * steps * width)
         var scores = [Float](repeating: 0, count: steps * total)
+        // Position t sees the cache and the new tokens up to itself.
+        let valid = (0..<steps).map { length + $0 + 1 }
         qkv.withUnsafeBufferPointer { qkv in
             output.withUnsafeMutableBufferPointer { out in
                 scores.withUnsafeMutableBufferPointer { s in
-                    guard let q0 = qkv.baseAddress, let o0 = out.baseAddress, let s0 = s.baseAddress else { return }
-                    for b in 0..<batch {
-                        keys[b][layer].withUnsafeBufferPointer { keys in
-                            values[b][layer].withUnsafeBufferPointer { values in
-                                guard let k0 = keys.baseAddress, let v0 = values.baseAddress else { return }
-                                for head in 0..<heads {
-                                    let q = q0 + b * steps * 3 * width + head * headWidth
-                                    FloatKernels.gemmTransposedB(m: steps, n: total, k: headWidth, alpha: scale,
-                                                                 a: q, lda: 3 * width, b: k0 + head * headWidth, ldb: width,
-                                                                 c: s0, ldc: total)
-                                    // Position t sees the cache and the new tokens up to itself.
-                                    FloatKernels.softmaxRows(s0, rows: steps, width: total) { length + $0 + 1 }
-                                    FloatKernels.gemm(m: steps, n: headWidth, k: total, a: s0, lda: total,
-                                                      b: v0 + head * headWidth, ldb: width,
-                                                      c: o0 + b * steps * width + head * headWidth, ldc: width)
+                    valid.withUnsafeBufferPointer { valid in
+                        guard let q0 = qkv.baseAddress, let o0 = out.baseAddress, let s0 = s.baseAddress else { return }
+                        for b in 0..<batch {
+                            keys[b][layer].withUnsafeBufferPointer { keys in
+                                values[b][layer].withUnsafeBufferPointer { values in
+                                    guard let k0 = keys.baseAddress, let v0 = values.baseAddress else { return }
+                                    for head in 0..<heads {
+                                        let q = q0 + b * steps * 3 * width + head * headWidth
+                                        let o = o0 + b * steps * width + head * headWidth
+                                        if steps <= Self.fewRows {
+                                            hark_attend_rows(q, 3 * width, k0 + head * headWidth, width, v0 + head * headWidth, width,
+                                                             o, width, steps, total, valid.baseAddress, headWidth, scale, s0)
+                                            continue
+                                        }
+                                        FloatKernels.gemmTransposedB(m: steps, n: total, k: headWidth, alpha: scale,
+                                                                     a: q, lda: 3 * width, b: k0 + head * headWidth, ldb: width,
+                                                                     c: s0, ldc: total)
+                                        FloatKernels.softmaxRows(s0, rows: steps, width: total) { length + $0 + 1 }
+                                        FloatKernels.gemm(m: steps, n: headWidth, k: total, a: s0, lda: total,
+                                                          b: v0 + head * headWidth, ldb: width, c: o, ldc: width)
+                                    }
                                 }
                             }
                         }
@@ -304,11 +323,39 @@ public struct DecoderState: Sendable {
         return output
     }
 
+    /// Up to this many query rows, attention reads the keys in place (``hark_attend_rows``)
+    /// instead of calling BLAS, which would repack them on every call.
+    static let fewRows = 32
+
     func crossAttention(layer: Int, query: [Float], rows: Int, heads: Int) -> [Float] {
         let headWidth = width / heads
         let scale = 1 / Float(headWidth).squareRoot()
         let positions = audioPositions
+        let width = self.width
         var output = [Float](repeating: 0, count: rows * width)
+        if rows <= Self.fewRows {
+            // Every hypothesis attends to the same audio; the heads are split over the threads.
+            let threads = min(ComputeThreads.count, heads)
+            query.withUnsafeBufferPointer { q in
+                crossKeyValues[layer].withUnsafeBufferPointer { kv in
+                    output.withUnsafeMutableBufferPointer { out in
+                        let q = SendableFloats(q.start), kv = SendableFloats(kv.start), out = SendableMutableFloats(out.start)
+                        DispatchQueue.concurrentPerform(iterations: threads) { part in
+                            var scores = [Float](repeating: 0, count: rows * positions)
+                            scores.withUnsafeMutableBufferPointer { s in
+                                for head in (heads * part / threads)..<(heads * (part + 1) / threads) {
+                                    let offset = head * headWidth
+                                    hark_attend_rows(q.value + offset, width, kv.value + offset, 2 * width,
+                                                     kv.value + width + offset, 2 * width, out.value + offset, width,
+                                                     rows, positions, nil, headWidth, scale, s.baseAddress)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return output
+        }
         var scores = [Float](repeating: 0, count: rows * positions)
         query.withUnsafeBufferPointer { q in
             crossKeyValues[layer].withUnsafeBufferPointer { kv in
@@ -331,4 +378,15 @@ public struct DecoderState: Sendable {
         }
         return output
     }
+}
+
+/// Buffers handed to the worker threads of one parallel loop; each thread writes its own part.
+private struct SendableFloats: @unchecked Sendable {
+    let value: UnsafePointer<Float>
+    init(_ value: UnsafePointer<Float>) { self.value = value }
+}
+
+private struct SendableMutableFloats: @unchecked Sendable {
+    let value: UnsafeMutablePointer<Float>
+    init(_ value: UnsafeMutablePointer<Float>) { self.value = value }
 }

@@ -51,50 +51,53 @@ public final class Transcriber: Sendable {
     /// Hark int8 file (made by `hark quantize`, which carries its tokenizer and configuration).
     /// `int8` quantizes a float model's matrix products while loading.
     public init(model location: URL, computeType: ComputeType = .float32) throws(TranscriptionError) {
-        do {
-            model = try WhisperModel(at: location, computeType: computeType)
+        // The tokenizer (a large JSON text) is parsed on another core while the weights load.
+        var isDirectory: ObjCBool = false
+        let directory = FileManager.default.fileExists(atPath: location.path, isDirectory: &isDirectory) && isDirectory.boolValue
+        let pendingTokenizer: Concurrent<Tokenizer, TranscriptionError>
+        do throws(ModelError) {
+            if directory {
+                pendingTokenizer = Concurrent { () throws(TranscriptionError) in
+                    do throws(TokenizerError) { return try Tokenizer(modelDirectory: location) } catch { throw .tokenizer(error) }
+                }
+                model = try WhisperModel(at: location, computeType: computeType)
+                configuration = try ModelConfiguration(directory: location)
+            } else {
+                let file = try SafetensorsFile(path: location.path)
+                let metadata = file.metadata
+                pendingTokenizer = Concurrent { () throws(TranscriptionError) in try Self.tokenizer(carriedBy: metadata, path: location.path) }
+                model = try WhisperModel(int8File: file, computeType: computeType)
+                guard let json = metadata[Int8ModelFile.Key.configuration] else {
+                    throw ModelError.badConfig(path: location.path, detail: "the file carries no config.json; make it again with hark quantize")
+                }
+                configuration = try ModelConfiguration(json: Data(json.utf8), source: location.path + " (config.json)")
+            }
         } catch {
             throw .model(error)
         }
-        if model.metadata.isEmpty {
-            do {
-                configuration = try ModelConfiguration(directory: location)
-            } catch {
-                throw .model(error)
-            }
-            do {
-                tokenizer = try Tokenizer(modelDirectory: location)
-            } catch {
-                throw .tokenizer(error)
-            }
-        } else {
-            let metadata = model.metadata
-            guard let configurationJSON = metadata[Int8ModelFile.Key.configuration],
-                  let tokenizerJSON = metadata[Int8ModelFile.Key.tokenizer] else {
-                throw .model(.badConfig(path: location.path, detail: "the file carries no config.json or tokenizer.json; make it again with hark quantize"))
-            }
-            do {
-                configuration = try ModelConfiguration(json: Data(configurationJSON.utf8), source: location.path + " (config.json)")
-            } catch {
-                throw .model(error)
-            }
-            var vocabulary: [String]?
-            if let listed = metadata[Int8ModelFile.Key.vocabulary] {
-                guard let tokens = try? JSONDecoder().decode([String].self, from: Data(listed.utf8)) else {
-                    throw .model(.badConfig(path: location.path, detail: "its vocabulary.json is not a list of strings"))
-                }
-                vocabulary = tokens
-            }
-            do {
-                tokenizer = try Tokenizer(tokenizerJSON: Data(tokenizerJSON.utf8), vocabulary: vocabulary,
-                                          source: location.path + " (tokenizer.json)")
-            } catch {
-                throw .tokenizer(error)
-            }
-        }
+        tokenizer = try pendingTokenizer.value()
         guard tokenizer.vocabularySize == model.dimensions.vocabularySize else {
             throw .model(.unsupported(path: location.path,
                                       detail: "tokenizer has \(tokenizer.vocabularySize) tokens, model \(model.dimensions.vocabularySize)"))
+        }
+    }
+
+    /// The tokenizer a Hark int8 file carries in its metadata.
+    private static func tokenizer(carriedBy metadata: [String: String], path: String) throws(TranscriptionError) -> Tokenizer {
+        guard let json = metadata[Int8ModelFile.Key.tokenizer] else {
+            throw .model(.badConfig(path: path, detail: "the file carries no tokenizer.json; make it again with hark quantize"))
+        }
+        var vocabulary: [String]?
+        if let listed = metadata[Int8ModelFile.Key.vocabulary] {
+            guard let tokens = try? JSONDecoder().decode([String].self, from: Data(listed.utf8)) else {
+                throw .model(.badConfig(path: path, detail: "its vocabulary.json is not a list of strings"))
+            }
+            vocabulary = tokens
+        }
+        do {
+            return try Tokenizer(tokenizerJSON: Data(json.utf8), vocabulary: vocabulary, source: path + " (tokenizer.json)")
+        } catch {
+            throw .tokenizer(error)
         }
     }
 
@@ -398,5 +401,26 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Work started on another thread at once, its result collected later with ``value()``.
+private final class Concurrent<Value: Sendable, Failure: Error>: @unchecked Sendable {
+    private var result: Result<Value, Failure>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws(Failure) -> Value) {
+        DispatchQueue.global(qos: .userInitiated).async {
+            self.result = Result(catching: work)
+            self.done.signal()
+        }
+    }
+
+    /// Waits for the work (once) and returns or throws its outcome.
+    func value() throws(Failure) -> Value {
+        done.wait()
+        done.signal()
+        guard let result else { preconditionFailure("Concurrent: signalled without a result") }
+        return try result.get()
     }
 }

@@ -53,3 +53,58 @@ final class SoftmaxTests: XCTestCase {
         }
     }
 }
+
+/// Attention of a few query rows against keys and values read in place (decoder steps).
+final class AttentionKernelTests: XCTestCase {
+    func testMatchesADoublePrecisionReferenceOnEveryPathWithRaggedRows() {
+        var generator = SeededGenerator(seed: 11)
+        for (dim, count, rows) in [(64, 1500, 5), (64, 37, 3), (8, 9, 1), (24, 17, 4), (12, 10, 2)] {
+            // Keys and values interleaved in one buffer with strides, as the caches are laid out.
+            let ldq = dim + 5, ldk = 2 * dim + 3, ldv = 2 * dim + 3, ldo = dim + 2
+            let q = (0..<(rows * ldq)).map { _ in generator.gaussian() }
+            let kv = (0..<(count * ldk + dim)).map { _ in generator.gaussian() }
+            let valid = (0..<rows).map { count - 2 * $0 }  // causal-like: each row sees fewer keys
+            let scale = 1 / Float(dim).squareRoot()
+            var paths: [(String, (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafePointer<Int>, UnsafeMutablePointer<Float>) -> Void)] = [
+                ("portable", { hark_attend_rows_portable($0, ldq, $1, ldk, $1 + dim, ldv, $2, ldo, rows, count, $3, dim, scale, $4) }),
+            ]
+            if hark_kernels_have_avx2() != 0 {
+                paths.append(("avx2", { hark_attend_rows_avx2($0, ldq, $1, ldk, $1 + dim, ldv, $2, ldo, rows, count, $3, dim, scale, $4) }))
+            }
+            for (name, attend) in paths {
+                var out = [Float](repeating: .nan, count: rows * ldo)
+                var scratch = [Float](repeating: 0, count: rows * count)
+                q.withUnsafeBufferPointer { q in
+                    kv.withUnsafeBufferPointer { kv in
+                        valid.withUnsafeBufferPointer { valid in
+                            attend(q.baseAddress!, kv.baseAddress!, &out, valid.baseAddress!, &scratch)
+                        }
+                    }
+                }
+                for r in 0..<rows {
+                    let scores = (0..<valid[r]).map { t in
+                        (0..<dim).reduce(0.0) { $0 + Double(q[r * ldq + $1]) * Double(kv[t * ldk + $1]) } * Double(scale)
+                    }
+                    let maximum = scores.max() ?? 0
+                    let weights = scores.map { exp($0 - maximum) }
+                    let total = weights.reduce(0, +)
+                    for d in 0..<dim {
+                        let expected = (0..<valid[r]).reduce(0.0) { $0 + weights[$1] / total * Double(kv[$1 * ldk + dim + d]) }
+                        XCTAssertEqual(Double(out[r * ldo + d]), expected, accuracy: 1e-5, "\(name) dim \(dim) row \(r) lane \(d)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testLogSumExpHandlesSuppressedEntries() {
+        var x: [Float] = (0..<51_865).map { Float($0 % 97) / 7 - 5 }
+        for i in stride(from: 0, to: x.count, by: 3) { x[i] = -.infinity }
+        let reference = log(x.reduce(0.0) { $0 + exp(Double($1)) })
+        XCTAssertEqual(Double(hark_log_sum_exp(x, x.count)), reference, accuracy: 1e-5 * abs(reference))
+        let all = [Float](repeating: -.infinity, count: 13)
+        XCTAssertEqual(hark_log_sum_exp(all, all.count), -.infinity)
+        XCTAssertEqual(hark_log_sum_exp(x, 0), -.infinity)
+        XCTAssertEqual(hark_log_sum_exp([3], 1), 3)
+    }
+}

@@ -141,6 +141,25 @@ void hark_softmax_rows_portable(float *x, size_t rows, size_t width, size_t ld, 
 /// e^x for x ≤ 0 with the AVX2 polynomial of hark_softmax_rows (0 below -87.3), for tests.
 void hark_exp_avx2(const float *x, float *y, size_t count);
 
+/// Attention of `rows` query rows (stride ldq, `dim` values each) against `count` keys and
+/// values read in place (strides ldk, ldv): row r attends to keys [0, valid[r]) (all `count`
+/// when `valid` is NULL), scores scaled by `scale`, softmax, and the weighted sum of the values
+/// written to out[r] (stride ldo). `scores` is scratch of rows × count floats. For decoder
+/// steps, where a BLAS product would repack the keys on every call.
+void hark_attend_rows(const float *q, size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
+                      float *out, size_t ldo, size_t rows, size_t count, const size_t *valid, size_t dim,
+                      float scale, float *scores);
+void hark_attend_rows_avx2(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
+                           size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
+                           const size_t *valid, size_t dim, float scale, float *scores);
+void hark_attend_rows_portable(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
+                               size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
+                               const size_t *valid, size_t dim, float scale, float *scores);
+
+/// log Σ exp(x[i]) over n floats: -INFINITY when every x[i] is -INFINITY (or n is 0). The
+/// AVX2 path uses the polynomial exp of hark_softmax_rows.
+float hark_log_sum_exp(const float *x, size_t n);
+
 /// 1 when the kernels dispatch to AVX2 (the CPU has it and HARK_KERNELS does not say portable).
 int hark_kernels_use_avx2(void);
 

@@ -1,0 +1,137 @@
+// Attention of a few query rows (decoder steps: one row per hypothesis) against keys and
+// values read in place: the key/value cache of a hypothesis, or a window's cross-attention
+// keys and values. A BLAS product would repack the keys on every call; here each key row is
+// read where it lies, once per block of 8 keys for all rows.
+//
+// scores[r][t] = scale · q[r] · k[t]  (t < valid[r]),  p = softmax(scores[r]),
+// out[r] = Σ_t p[r][t] · v[t].
+
+#include "hark_kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HARK_X86 1
+#endif
+
+static void attend_portable(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
+                            size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
+                            const size_t *valid, size_t dim, float scale, float *scores) {
+    for (size_t r = 0; r < rows; r++) {
+        size_t n = valid ? valid[r] : count;
+        float *s = scores + r * count;
+        for (size_t t = 0; t < n; t++) {
+            float dot = 0;
+            for (size_t d = 0; d < dim; d++) dot += q[r * ldq + d] * k[t * ldk + d];
+            s[t] = dot * scale;
+        }
+    }
+    hark_softmax_rows_portable(scores, rows, count, count, valid);
+    for (size_t r = 0; r < rows; r++) {
+        size_t n = valid ? valid[r] : count;
+        float *o = out + r * ldo;
+        for (size_t d = 0; d < dim; d++) o[d] = 0;
+        for (size_t t = 0; t < n; t++) {
+            float p = scores[r * count + t];
+            for (size_t d = 0; d < dim; d++) o[d] += p * v[t * ldv + d];
+        }
+    }
+}
+
+void hark_attend_rows_portable(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
+                               size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
+                               const size_t *valid, size_t dim, float scale, float *scores) {
+    attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+}
+
+#if HARK_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+
+// The 8 horizontal sums of p[0..7], in order, as one vector.
+AVX2 static inline __m256 sum8x8(__m256 p0, __m256 p1, __m256 p2, __m256 p3, __m256 p4, __m256 p5,
+                                 __m256 p6, __m256 p7) {
+    __m256 h01 = _mm256_hadd_ps(p0, p1), h23 = _mm256_hadd_ps(p2, p3);
+    __m256 h45 = _mm256_hadd_ps(p4, p5), h67 = _mm256_hadd_ps(p6, p7);
+    __m256 h0123 = _mm256_hadd_ps(h01, h23), h4567 = _mm256_hadd_ps(h45, h67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20),
+                         _mm256_permute2f128_ps(h0123, h4567, 0x31));
+}
+
+AVX2 static inline float dot_avx2(const float *a, const float *b, size_t dim) {
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t d = 0; d < dim; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), acc);
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 void hark_attend_rows_avx2(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
+                                size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
+                                const size_t *valid, size_t dim, float scale, float *scores) {
+    if (dim % 8 != 0 || dim > 256) {
+        attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+        return;
+    }
+    size_t longest = 0;
+    for (size_t r = 0; r < rows; r++) {
+        size_t n = valid ? valid[r] : count;
+        longest = n > longest ? n : longest;
+    }
+    const __m256 vscale = _mm256_set1_ps(scale);
+    // Scores, 8 keys at a time for every row (the 8 key rows stay in L1 across the rows).
+    size_t t = 0;
+    for (; t + 8 <= longest; t += 8) {
+        const float *kt = k + t * ldk;
+        for (size_t r = 0; r < rows; r++) {
+            const float *qr = q + r * ldq;
+            __m256 p[8];
+            for (int j = 0; j < 8; j++) p[j] = _mm256_setzero_ps();
+            for (size_t d = 0; d < dim; d += 8) {
+                __m256 qv = _mm256_loadu_ps(qr + d);
+                for (int j = 0; j < 8; j++) p[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + (size_t)j * ldk + d), p[j]);
+            }
+            _mm256_storeu_ps(scores + r * count + t,
+                             _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale));
+        }
+    }
+    for (; t < longest; t++)
+        for (size_t r = 0; r < rows; r++) scores[r * count + t] = dot_avx2(q + r * ldq, k + t * ldk, dim) * scale;
+
+    hark_softmax_rows_avx2(scores, rows, count, count, valid);
+
+    // Weighted sum of the values, up to 32 output lanes per pass held in registers.
+    for (size_t r = 0; r < rows; r++) {
+        size_t n = valid ? valid[r] : count;
+        const float *pr = scores + r * count;
+        float *o = out + r * ldo;
+        for (size_t d0 = 0; d0 < dim; d0 += 32) {
+            size_t lanes = dim - d0 < 32 ? dim - d0 : 32;
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (size_t i = 0; i < n; i++) {
+                __m256 p = _mm256_set1_ps(pr[i]);
+                const float *vi = v + i * ldv + d0;
+                for (size_t j = 0; j < lanes / 8; j++) acc[j] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vi + 8 * j), acc[j]);
+            }
+            for (size_t j = 0; j < lanes / 8; j++) _mm256_storeu_ps(o + d0 + 8 * j, acc[j]);
+        }
+    }
+}
+#else
+void hark_attend_rows_avx2(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
+                           size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
+                           const size_t *valid, size_t dim, float scale, float *scores) {
+    attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+}
+#endif
+
+void hark_attend_rows(const float *q, size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
+                      float *out, size_t ldo, size_t rows, size_t count, const size_t *valid, size_t dim,
+                      float scale, float *scores) {
+    if (hark_kernels_use_avx2())
+        hark_attend_rows_avx2(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+    else
+        attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+}
