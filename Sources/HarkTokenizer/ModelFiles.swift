@@ -1,14 +1,14 @@
 import Foundation
 
 /// The parts of an HF `tokenizer.json` that Whisper's tokenizer uses.
-struct TokenizerFile: Decodable {
-    struct Model: Decodable {
+struct TokenizerFile {
+    struct Model {
         var type: String?
         var vocab: [String: Int]
         var merges: [MergeRule]
     }
 
-    struct AddedToken: Decodable {
+    struct AddedToken {
         var id: Int
         var content: String
     }
@@ -16,41 +16,74 @@ struct TokenizerFile: Decodable {
     var model: Model
     var addedTokens: [AddedToken]
 
-    enum CodingKeys: String, CodingKey {
-        case model
-        case addedTokens = "added_tokens"
-    }
+    /// Reads the contents of a `tokenizer.json`; `path` names it in errors.
+    init(json data: some Collection<UInt8>, path: String) throws(TokenizerError) {
+        let parsed = data.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(JSONSyntaxError) in try JSONScanner.parse(UnsafeRawBufferPointer(buffer)) }
+        } ?? Array(data).withUnsafeBytes { bytes in
+            Result { () throws(JSONSyntaxError) in try JSONScanner.parse(bytes) }
+        }
+        let root: JSONValue
+        do { root = try parsed.get() } catch { throw .malformedFile(path: path, reason: error.description) }
+        guard let model = root["model"] else { throw .malformedFile(path: path, reason: "missing \"model\"") }
+        guard case .object(let vocabMembers)? = model["vocab"] else {
+            throw .malformedFile(path: path, reason: "missing \"vocab\" at model")
+        }
+        var vocab: [String: Int] = [:]
+        vocab.reserveCapacity(vocabMembers.count)
+        for (token, id) in vocabMembers {
+            guard case .number(let number) = id, let value = Int(exactly: number) else {
+                throw .malformedFile(path: path, reason: "expected Int at model.vocab.\(token)")
+            }
+            vocab[token] = value
+        }
+        guard case .array(let mergeValues)? = model["merges"] else {
+            throw .malformedFile(path: path, reason: "missing \"merges\" at model")
+        }
+        var merges: [MergeRule] = []
+        merges.reserveCapacity(mergeValues.count)
+        for (index, value) in mergeValues.enumerated() {
+            merges.append(try MergeRule(value, path: path, index: index))
+        }
+        var type: String?
+        if case .string(let name)? = model["type"] { type = name }
+        self.model = Model(type: type, vocab: vocab, merges: merges)
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        model = try container.decode(Model.self, forKey: .model)
-        addedTokens = try container.decodeIfPresent([AddedToken].self, forKey: .addedTokens) ?? []
+        addedTokens = []
+        if case .array(let added)? = root["added_tokens"] {
+            for (index, entry) in added.enumerated() {
+                guard case .number(let id)? = entry["id"], let value = Int(exactly: id),
+                      case .string(let content)? = entry["content"] else {
+                    throw .malformedFile(path: path, reason: "expected id and content at added_tokens.\(index)")
+                }
+                addedTokens.append(AddedToken(id: value, content: content))
+            }
+        }
     }
 }
 
 /// One BPE merge rule: `"left right"` in older tokenizer.json files, `["left", "right"]` in newer ones.
-struct MergeRule: Decodable {
+struct MergeRule {
     var left: String
     var right: String
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let pair = try? container.decode([String].self) {
-            guard pair.count == 2 else {
-                throw DecodingError.dataCorruptedError(
-                    in: container, debugDescription: "a merge has \(pair.count) parts instead of 2")
+    init(_ value: JSONValue, path: String, index: Int) throws(TokenizerError) {
+        switch value {
+        case .array(let pair):
+            guard pair.count == 2, case .string(let left) = pair[0], case .string(let right) = pair[1] else {
+                throw .malformedFile(path: path, reason: "a merge has \(pair.count) parts instead of 2 at model.merges.\(index)")
             }
-            left = pair[0]
-            right = pair[1]
-        } else {
-            let rule = try container.decode(String.self)
+            self.left = left
+            self.right = right
+        case .string(let rule):
             let parts = rule.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count == 2 else {
-                throw DecodingError.dataCorruptedError(
-                    in: container, debugDescription: "merge \"\(rule)\" is not two tokens separated by a space")
+                throw .malformedFile(path: path, reason: "merge \"\(rule)\" is not two tokens separated by a space at model.merges.\(index)")
             }
             left = String(parts[0])
             right = String(parts[1])
+        default:
+            throw .malformedFile(path: path, reason: "expected a merge at model.merges.\(index)")
         }
     }
 }
@@ -73,12 +106,24 @@ enum ModelFiles {
     }
 
     static func loadTokenizerFile(_ url: URL) throws(TokenizerError) -> TokenizerFile {
-        let data = try read(url)
-        do {
-            return try JSONDecoder().decode(TokenizerFile.self, from: data)
-        } catch {
-            throw .malformedFile(path: url.path, reason: describe(error))
+        try TokenizerFile(json: try read(url), path: url.path)
+    }
+
+    /// A JSON array of strings (`vocabulary.json`); `path` names it in errors.
+    static func stringArray(_ data: some Collection<UInt8>, path: String) throws(TokenizerError) -> [String] {
+        let parsed = Array(data).withUnsafeBytes { bytes in
+            Result { () throws(JSONSyntaxError) in try JSONScanner.parse(bytes) }
         }
+        let root: JSONValue
+        do { root = try parsed.get() } catch { throw .malformedFile(path: path, reason: error.description) }
+        guard case .array(let values) = root else { throw .malformedFile(path: path, reason: "expected an array of strings") }
+        var strings: [String] = []
+        strings.reserveCapacity(values.count)
+        for (index, value) in values.enumerated() {
+            guard case .string(let text) = value else { throw .malformedFile(path: path, reason: "expected String at \(index)") }
+            strings.append(text)
+        }
+        return strings
     }
 
     /// The full id space (token strings indexed by id) from vocabulary.txt or
@@ -96,39 +141,8 @@ enum ModelFiles {
         }
         let jsonURL = directory.appendingPathComponent(vocabularyJSONFileName)
         if FileManager.default.fileExists(atPath: jsonURL.path) {
-            let data = try read(jsonURL)
-            do {
-                return (try JSONDecoder().decode([String].self, from: data), jsonURL)
-            } catch {
-                throw .malformedFile(path: jsonURL.path, reason: describe(error))
-            }
+            return (try stringArray(try read(jsonURL), path: jsonURL.path), jsonURL)
         }
         return nil
-    }
-
-    /// A one-line account of a decoding error.
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.dataCorrupted(let context):
-            return context.debugDescription
-        case DecodingError.keyNotFound(let key, let context):
-            return "missing \"\(key.stringValue)\"\(where: context)"
-        case DecodingError.typeMismatch(let type, let context):
-            return "expected \(type)\(where: context)"
-        case DecodingError.valueNotFound(let type, let context):
-            return "missing \(type) value\(where: context)"
-        default:
-            return error.localizedDescription
-        }
-    }
-}
-
-extension String.StringInterpolation {
-    /// " at a.b.c" for a decoding context with a coding path, else nothing.
-    fileprivate mutating func appendInterpolation(where context: DecodingError.Context) {
-        let path = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
-        if !path.isEmpty {
-            appendLiteral(" at " + path.joined(separator: "."))
-        }
     }
 }

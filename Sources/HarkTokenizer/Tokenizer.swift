@@ -58,12 +58,7 @@ public struct Tokenizer: Sendable {
     /// vocabulary (token strings indexed by id); `source` names where they came from in errors
     /// (for example a Hark int8 model file, which carries both).
     public init(tokenizerJSON: Data, vocabulary: [String]?, source: String) throws(TokenizerError) {
-        let file: TokenizerFile
-        do {
-            file = try JSONDecoder().decode(TokenizerFile.self, from: tokenizerJSON)
-        } catch {
-            throw .malformedFile(path: source, reason: ModelFiles.describe(error))
-        }
+        let file = try TokenizerFile(json: tokenizerJSON, path: source)
         try self.init(file: file, vocabulary: vocabulary.map { ($0, URL(fileURLWithPath: source)) }, tokenizerPath: source)
     }
 

@@ -1,0 +1,53 @@
+import Foundation
+import XCTest
+
+@testable import HarkTokenizer
+
+/// Our JSON parser for the tokenizer files: the same values as Foundation's on the real files,
+/// every escape, and clear errors on bad input.
+final class JSONScannerTests: XCTestCase {
+    private func parse(_ text: String) throws -> JSONValue {
+        try Array(text.utf8).withUnsafeBytes { bytes in try JSONScanner.parse(bytes) }
+    }
+
+    func testRealTokenizerFilesParseLikeFoundation() throws {
+        for name in [TestModels.englishName, TestModels.multilingualName] {
+            let url = try TestModels.url(name).appendingPathComponent("tokenizer.json")
+            let data = try Data(contentsOf: url)
+            let ours = try TokenizerFile(json: data, path: url.path)
+            let foundation = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let model = try XCTUnwrap(foundation["model"] as? [String: Any])
+            XCTAssertEqual(ours.model.vocab, try XCTUnwrap(model["vocab"] as? [String: Int]), name)
+            let merges = try XCTUnwrap(model["merges"] as? [Any])
+            XCTAssertEqual(ours.model.merges.count, merges.count, name)
+            for (rule, raw) in zip(ours.model.merges, merges).prefix(2000) {
+                let pair = (raw as? [String]) ?? (raw as? String)?.split(separator: " ").map(String.init) ?? []
+                XCTAssertEqual([rule.left, rule.right], pair, name)
+            }
+            let added = try XCTUnwrap(foundation["added_tokens"] as? [[String: Any]])
+            XCTAssertEqual(ours.addedTokens.map(\.content), added.compactMap { $0["content"] as? String }, name)
+            XCTAssertEqual(ours.addedTokens.map(\.id), added.compactMap { $0["id"] as? Int }, name)
+        }
+    }
+
+    func testEscapesAndNumbers() throws {
+        let value = try parse(#" {"a": "x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00é", "n": [-0, 12, 3.5e2, -1E-2, true, false, null], "e": {}, "l": []} "#)
+        guard case .string(let text)? = value["a"] else { return XCTFail("\(value)") }
+        XCTAssertEqual(text, "x\"\\/\u{8}\u{c}\n\r\té😀é")
+        guard case .array(let numbers)? = value["n"] else { return XCTFail("\(value)") }
+        let decoded: [Double?] = numbers.map { if case .number(let x) = $0 { x } else { nil } }
+        XCTAssertEqual(decoded.prefix(4).compactMap { $0 }, [0, 12, 350, -0.01])
+        guard case .bool(true) = numbers[4], case .bool(false) = numbers[5], case .null = numbers[6] else { return XCTFail("\(numbers)") }
+    }
+
+    func testBadInputIsASyntaxErrorWithItsOffset() {
+        for bad in ["", "{", "[1,]", "{\"a\" 1}", "{\"a\":1,}", "01", "1.", "\"abc", "\"a\u{1}\"", #""\x""#, #""\ud800""#,
+                    #""\udc00x""#, "tru", "[1] 2", "{\"a\":[}", String(repeating: "[", count: 600) + String(repeating: "]", count: 600)] {
+            XCTAssertThrowsError(try parse(bad), bad) { error in
+                XCTAssertTrue(error is JSONSyntaxError, "\(bad): \(error)")
+                XCTAssertTrue("\(error)".contains("at byte"), "\(error)")
+            }
+        }
+        XCTAssertThrowsError(try [0x22, 0xFF, 0x22].withUnsafeBytes { try JSONScanner.parse($0) }, "invalid UTF-8")
+    }
+}
