@@ -17,23 +17,10 @@ struct TranscribeCommand: ParsableCommand {
     @Argument(help: "Audio files or, with --recursive, folders. '-' reads audio from standard input.")
     var files: [String]
 
-    @Option(name: .long, help: "Model name in the model store, or a model directory.")
-    var model = "base"
-
-    @Option(name: .long, help: "Directory of the model store (default: $HARK_MODELS, else ~/.local/share/hark/models).")
-    var modelsDir: String?
-
-    @Option(name: .long, help: "Numeric precision of the model: int8 (fast, small) or float32.")
-    var computeType = "int8"
-
-    @Option(name: .long, help: "Spoken language code, e.g. en, de; detected when omitted (multilingual models).")
-    var language: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .long, help: "transcribe, or translate to English (multilingual models).")
     var task = "transcribe"
-
-    @Option(name: .long, help: "Beam width at temperature 0 (1 = greedy).")
-    var beamSize = 5
 
     @Option(name: .long, help: "Samples per window when falling back to temperatures above 0.")
     var bestOf = 5
@@ -49,9 +36,6 @@ struct TranscribeCommand: ParsableCommand {
 
     @Flag(name: .long, inversion: .prefixedNo, help: "Use each window's text as the prompt of the next.")
     var conditionOnPreviousText = true
-
-    @Option(name: .long, help: "CPU threads for the model (default: all cores).")
-    var threads: Int?
 
     @Option(name: [.short, .long], help: "Output formats: txt, srt, vtt, json, tsv or all; comma-separated.")
     var format = "txt"
@@ -77,12 +61,9 @@ struct TranscribeCommand: ParsableCommand {
     func validate() throws {
         if overwrite && skipExisting { throw ValidationError("--overwrite and --skip-existing exclude each other") }
         guard TranscriptionTask(rawValue: task) != nil else { throw ValidationError("--task must be transcribe or translate") }
-        guard ["float32", "int8"].contains(computeType) else { throw ValidationError("--compute-type must be int8 or float32") }
-        guard beamSize >= 1 else { throw ValidationError("--beam-size must be at least 1") }
         guard bestOf >= 1 else { throw ValidationError("--best-of must be at least 1") }
         _ = try formats()
         _ = try temperatures()
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func formats() throws -> [TranscriptFormat] {
@@ -108,9 +89,9 @@ struct TranscribeCommand: ParsableCommand {
 
     func options() throws -> TranscriptionOptions {
         var options = TranscriptionOptions()
-        options.language = language
+        options.language = modelOptions.language
         options.task = TranscriptionTask(rawValue: task) ?? .transcribe
-        options.beamSize = beamSize
+        options.beamSize = modelOptions.beamSize
         options.bestOf = bestOf
         options.temperatures = try temperatures()
         options.initialPrompt = initialPrompt
@@ -124,19 +105,17 @@ struct TranscribeCommand: ParsableCommand {
         let formats = try formats()
         let options = try options()
         let inputs = try InputList(arguments: files, recursive: recursive)
-        if let threads { ComputeThreads.set(threads) }
+        if let threads = modelOptions.threads { ComputeThreads.set(threads) }
 
-        let store = ModelStore(explicit: modelsDir)
         let transcriber: Transcriber
         let started = Date()
         do {
-            transcriber = try Transcriber(model: try store.locate(model),
-                                          computeType: ComputeType(rawValue: computeType) ?? .int8)
+            transcriber = try modelOptions.loadTranscriber()
         } catch {
             console.error("\(error)")
             throw ExitCode(1)
         }
-        console.status("loaded \(model) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+        console.status("loaded \(modelOptions.model) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
 
         Interruption.install()
         var failures = inputs.problems.count
@@ -197,11 +176,11 @@ struct TranscribeCommand: ParsableCommand {
         progress.finish()
         if targets.isEmpty {
             if printHeader { print("\(first ? "" : "\n")==> \(input.displayName) <==") }
-            let rendered = formats.map { $0.render(transcript, model: model, computeType: computeType) }
+            let rendered = formats.map { $0.render(transcript, model: modelOptions.model, computeType: modelOptions.computeType) }
             print(rendered.joined(separator: "\n"), terminator: "")
         } else {
             for (format, url) in targets {
-                try AtomicFile.write(format.render(transcript, model: model, computeType: computeType), to: url)
+                try AtomicFile.write(format.render(transcript, model: modelOptions.model, computeType: modelOptions.computeType), to: url)
             }
         }
         return transcript.duration

@@ -95,23 +95,7 @@ struct WatchRunCommand: ParsableCommand {
     @Option(name: .long, help: "Least important log level shown: debug, info, warning, error.")
     var logLevel = "info"
 
-    @Option(name: .long, help: "Model name in the model store, or a model directory.")
-    var model = "base"
-
-    @Option(name: .long, help: "Directory of the model store (default: $HARK_MODELS, else ~/.local/share/hark/models).")
-    var modelsDir: String?
-
-    @Option(name: .long, help: "Numeric precision of the model: int8 (fast, small) or float32.")
-    var computeType = "int8"
-
-    @Option(name: .long, help: "Spoken language code, e.g. en, de; detected per file when omitted (multilingual models).")
-    var language: String?
-
-    @Option(name: .long, help: "Beam width at temperature 0 (1 = greedy, faster).")
-    var beamSize = 5
-
-    @Option(name: .long, help: "CPU threads for the model (default: the cores divided by --jobs).")
-    var threads: Int?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .long, help: "With --status: how many recently done files to list.")
     var last = 10
@@ -120,7 +104,6 @@ struct WatchRunCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard ComputeType(rawValue: computeType) != nil else { throw ValidationError("--compute-type must be int8 or float32") }
         _ = try WatchRunCommand.parseFormats(format)
         guard !parsedExtensions.isEmpty else { throw ValidationError("--extensions is empty") }
         if let clash = parsedExtensions.first(where: { FileFilter.outputExtensions.contains($0) }) {
@@ -137,8 +120,6 @@ struct WatchRunCommand: ParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
-        guard beamSize >= 1 else { throw ValidationError("--beam-size must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard last >= 0 else { throw ValidationError("--last must be 0 or more") }
     }
 
@@ -207,22 +188,22 @@ struct WatchRunCommand: ParsableCommand {
             throw ExitCode(1)
         }
 
-        let threadCount = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
+        let threadCount = modelOptions.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
         ComputeThreads.set(threadCount)
         var options = TranscriptionOptions()
-        options.language = language
-        options.beamSize = beamSize
+        options.language = modelOptions.language
+        options.beamSize = modelOptions.beamSize
         let loadStart = Date()
         let engine: WhisperEngine
         do {
-            let transcriber = try Transcriber(model: try ModelStore(explicit: modelsDir).locate(model),
-                                              computeType: ComputeType(rawValue: computeType) ?? .int8)
-            engine = try WhisperEngine(transcriber: transcriber, options: options, modelName: model, computeType: computeType)
+            let transcriber = try modelOptions.loadTranscriber()
+            engine = try WhisperEngine(transcriber: transcriber, options: options, modelName: modelOptions.model,
+                                       computeType: modelOptions.computeType)
         } catch {
             console.error("\(error)")
             throw ExitCode(1)
         }
-        logger.info("loaded", metadata: ["model": "\(model)", "seconds": .stringConvertible((Date().timeIntervalSince(loadStart) * 100).rounded() / 100),
+        logger.info("loaded", metadata: ["model": "\(modelOptions.model)", "seconds": .stringConvertible((Date().timeIntervalSince(loadStart) * 100).rounded() / 100),
                                          "threads_per_job": .stringConvertible(threadCount)])
 
         let events: (any FileEvents)?

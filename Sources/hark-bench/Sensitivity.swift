@@ -5,7 +5,8 @@
 // model on real recordings: the encoder output's relative L2 error, and, feeding the reference
 // transcript's tokens (teacher forcing), the next-token distributions: mean KL divergence from
 // float, how often the most likely token changes, and the change in the reference tokens'
-// negative log-likelihood (the quantity beam search ranks by). "all" quantizes every group.
+// negative log-likelihood (the quantity beam search ranks by). "all" quantizes every group;
+// "all but X" everything except X (what keeping X in float would recover).
 
 import Foundation
 import HarkFeatures
@@ -21,6 +22,8 @@ struct SensitivityGroup {
 func sensitivityGroups(_ dimensions: WhisperDimensions) -> [SensitivityGroup] {
     var groups: [SensitivityGroup] = [
         .init(name: "all") { _ in true },
+        .init(name: "all but decoder/embeddings") { $0 != "decoder/embeddings" },
+        .init(name: "all but decoder/embeddings and decoder FFN") { $0 != "decoder/embeddings" && !($0.hasPrefix("decoder/layer_") && $0.contains("/ffn/")) },
         .init(name: "encoder/conv1") { $0 == "encoder/conv1" },
         .init(name: "encoder/conv2") { $0 == "encoder/conv2" },
         .init(name: "encoder self-attention (all blocks)") { $0.hasPrefix("encoder/layer_") && $0.contains("/self_attention/") },

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import HarkModel
+import HarkTranscription
+
+/// The options every command that runs a model takes: which model, where it lives, its
+/// numeric type, the language, the beam and the threads.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Model name in the model store, a model directory, or an int8 file from 'hark quantize'.")
+    var model = "base"
+
+    @Option(name: .long, help: "Directory of the model store (default: $HARK_MODELS, else ~/.local/share/hark/models).")
+    var modelsDir: String?
+
+    @Option(name: .long, help: "Numeric precision of the model: int8 (fast, small) or float32.")
+    var computeType = "int8"
+
+    @Option(name: .long, help: "Spoken language code, e.g. en, de; detected when omitted (multilingual models).")
+    var language: String?
+
+    @Option(name: .long, help: "Beam width at temperature 0 (1 = greedy, faster).")
+    var beamSize = 5
+
+    @Option(name: .long, help: "CPU threads for the model (default: all cores; for watch, the cores divided by --jobs).")
+    var threads: Int?
+
+    func validate() throws {
+        guard ComputeType(rawValue: computeType) != nil else { throw ValidationError("--compute-type must be int8 or float32") }
+        guard beamSize >= 1 else { throw ValidationError("--beam-size must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    /// The compute type asked for (validated).
+    var numericType: ComputeType { ComputeType(rawValue: computeType) ?? .int8 }
+
+    /// Finds and loads the model with its tokenizer.
+    func loadTranscriber() throws -> Transcriber {
+        try Transcriber(model: try ModelStore(explicit: modelsDir).locate(model), computeType: numericType)
+    }
+}
