@@ -49,12 +49,7 @@ public struct CTranslate2File: @unchecked Sendable {
     /// Maps and parses `path`.
     public init(path: String) throws(ModelError) {
         self.path = path
-        guard FileManager.default.fileExists(atPath: path) else { throw .missingFile(path: path) }
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw .missingFile(path: path)
-        }
+        data = try MappedTensors.map(path)
         var reader = ByteReader(data: data, path: path)
         let version = Int(try reader.u32())
         guard version >= 1 && version <= 64 else {
@@ -136,36 +131,23 @@ public struct CTranslate2File: @unchecked Sendable {
         guard let record = variables[name] else { throw .badTensor(name: name, detail: "missing") }
         let count = record.elementCount
         var result = [Float](repeating: 0, count: count)
+        let element: MappedTensors.Element = switch record.dataType {
+        case .float32: .float32
+        case .float16: .float16
+        case .bfloat16: .bfloat16
+        case .int8: .int8
+        case .int16: .int16
+        case .int32: .int32
+        }
         data.withUnsafeBytes { raw in
             result.withUnsafeMutableBufferPointer { out in
-                guard let start = raw.baseAddress, let dst = out.baseAddress else { return }
-                let base = start.advanced(by: record.offset)
-                switch record.dataType {
-                case .float32:
-                    memcpy(dst, base, count * 4)
-                case .float16:
-                    withAlignedCopy(base, bytes: count * 2) { hark_f16_to_f32($0.assumingMemoryBound(to: UInt16.self), dst, count) }
-                case .bfloat16:
-                    withAlignedCopy(base, bytes: count * 2) { hark_bf16_to_f32($0.assumingMemoryBound(to: UInt16.self), dst, count) }
-                case .int8:
-                    for i in 0..<count { dst[i] = Float(base.load(fromByteOffset: i, as: Int8.self)) }
-                case .int16:
-                    for i in 0..<count { dst[i] = Float(Int16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self))) }
-                case .int32:
-                    for i in 0..<count { dst[i] = Float(Int32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
-                }
+                guard let start = raw.baseAddress, let destination = out.baseAddress else { return }
+                MappedTensors.convert(start.advanced(by: record.offset), element, count: count, to: destination)
             }
         }
         if record.dataType == .int8, let scaleRecord = variables[name + "_scale"] {
-            let scales = try floats(scaleRecord.name)
-            let rows = scales.count
-            guard rows > 0, count % rows == 0 else { throw .badTensor(name: name, detail: "\(rows) scales for \(count) values") }
-            let columns = count / rows
             // CTranslate2 stores q = round(w * scale), so w = q / scale.
-            for row in 0..<rows {
-                let inverse = 1 / scales[row]
-                for column in 0..<columns { result[row * columns + column] *= inverse }
-            }
+            try MappedTensors.scaleRows(&result, by: try floats(scaleRecord.name), name: name) { 1 / $0 }
         }
         return result
     }

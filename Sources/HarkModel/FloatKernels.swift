@@ -75,24 +75,13 @@ enum FloatKernels {
                 hark_softmax_rows(x, rows, width, width, lengths)
                 return
             }
-            let pointer = SendablePointer(x), lengthPointer = SendableLengths(lengths)
+            let pointer = SendableMutablePointer(x), lengthPointer = SendablePointer(lengths)
             DispatchQueue.concurrentPerform(iterations: threads) { part in
                 let start = rows * part / threads, end = rows * (part + 1) / threads
                 hark_softmax_rows(pointer.value + start * width, end - start, width, width, lengthPointer.value + start)
             }
         }
     }
-}
-
-/// A pointer handed to the worker threads of one parallel loop, each touching its own rows.
-private struct SendablePointer: @unchecked Sendable {
-    let value: UnsafeMutablePointer<Float>
-    init(_ value: UnsafeMutablePointer<Float>) { self.value = value }
-}
-
-private struct SendableLengths: @unchecked Sendable {
-    let value: UnsafePointer<Int>
-    init(_ value: UnsafePointer<Int>) { self.value = value }
 }
 
 /// A linear layer `y = x Wᵀ + b` with `W` stored `[out][in]`, in 32-bit float or in int8

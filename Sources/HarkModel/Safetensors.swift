@@ -137,12 +137,7 @@ public struct SafetensorsFile: @unchecked Sendable {
     /// that match each shape, and no two tensors overlapping.
     public init(path: String) throws(ModelError) {
         self.path = path
-        guard FileManager.default.fileExists(atPath: path) else { throw .missingFile(path: path) }
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw .missingFile(path: path)
-        }
+        data = try MappedTensors.map(path)
         guard data.count >= 8 else {
             throw .truncated(path: path, detail: "\(data.count) bytes, shorter than the 8-byte header length")
         }

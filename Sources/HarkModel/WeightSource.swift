@@ -59,35 +59,24 @@ extension SafetensorsFile: WeightSource {
         guard tensor.shape == shape else { throw .badTensor(name: name, detail: "shape \(tensor.shape), expected \(shape)") }
         let count = tensor.elementCount
         var result = [Float](repeating: 0, count: count)
+        let element: MappedTensors.Element = switch tensor.dataType {
+        case .float32: .float32
+        case .float16: .float16
+        case .bfloat16: .bfloat16
+        case .int8: .int8
+        case .uint8: .uint8
+        case .int32: .int32
+        case .int64: .int64
+        }
         try withBytes(of: name) { bytes in
             result.withUnsafeMutableBufferPointer { out in
-                guard let dst = out.baseAddress, let base = bytes.baseAddress else { return }
-                switch tensor.dataType {
-                case .float32:
-                    memcpy(dst, base, count * 4)
-                case .float16:
-                    withAlignedCopy(base, bytes: count * 2) { hark_f16_to_f32($0.assumingMemoryBound(to: UInt16.self), dst, count) }
-                case .bfloat16:
-                    withAlignedCopy(base, bytes: count * 2) { hark_bf16_to_f32($0.assumingMemoryBound(to: UInt16.self), dst, count) }
-                case .int8:
-                    for i in 0..<count { dst[i] = Float(base.load(fromByteOffset: i, as: Int8.self)) }
-                case .uint8:
-                    for i in 0..<count { dst[i] = Float(base.load(fromByteOffset: i, as: UInt8.self)) }
-                case .int32:
-                    for i in 0..<count { dst[i] = Float(Int32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
-                case .int64:
-                    for i in 0..<count { dst[i] = Float(Int64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
-                }
+                guard let destination = out.baseAddress, let source = bytes.baseAddress else { return }
+                MappedTensors.convert(source, element, count: count, to: destination)
             }
         }
         if tensor.dataType == .int8, let scaleTensor = tensors[name + "_scale"] {
-            let scales = try floats(name + "_scale", shape: scaleTensor.shape)
-            let rows = scales.count
-            guard rows > 0, count % rows == 0 else { throw .badTensor(name: name, detail: "\(rows) scales for \(count) values") }
-            let columns = count / rows
-            for row in 0..<rows {
-                for column in 0..<columns { result[row * columns + column] *= scales[row] }
-            }
+            // Hark's files store the multiplier: w = q * scale.
+            try MappedTensors.scaleRows(&result, by: try floats(name + "_scale", shape: scaleTensor.shape), name: name) { $0 }
         }
         return result
     }
@@ -104,12 +93,4 @@ extension SafetensorsFile: WeightSource {
             }
         }.mapError { ModelError.badTensor(name: name, detail: $0.description) }.get()
     }
-}
-
-/// Calls `body` with a 16-byte-aligned copy of `bytes` bytes at `source` (payloads may be unaligned).
-func withAlignedCopy(_ source: UnsafeRawPointer, bytes: Int, _ body: (UnsafeRawPointer) -> Void) {
-    let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 16)
-    defer { buffer.deallocate() }
-    buffer.copyMemory(from: source, byteCount: bytes)
-    body(UnsafeRawPointer(buffer))
 }

@@ -339,7 +339,7 @@ public struct DecoderState: Sendable {
             query.withUnsafeBufferPointer { q in
                 crossKeyValues[layer].withUnsafeBufferPointer { kv in
                     output.withUnsafeMutableBufferPointer { out in
-                        let q = SendableFloats(q.start), kv = SendableFloats(kv.start), out = SendableMutableFloats(out.start)
+                        let q = SendablePointer(q.start), kv = SendablePointer(kv.start), out = SendableMutablePointer(out.start)
                         DispatchQueue.concurrentPerform(iterations: threads) { part in
                             var scores = [Float](repeating: 0, count: rows * positions)
                             scores.withUnsafeMutableBufferPointer { s in
@@ -378,15 +378,4 @@ public struct DecoderState: Sendable {
         }
         return output
     }
-}
-
-/// Buffers handed to the worker threads of one parallel loop; each thread writes its own part.
-private struct SendableFloats: @unchecked Sendable {
-    let value: UnsafePointer<Float>
-    init(_ value: UnsafePointer<Float>) { self.value = value }
-}
-
-private struct SendableMutableFloats: @unchecked Sendable {
-    let value: UnsafeMutablePointer<Float>
-    init(_ value: UnsafeMutablePointer<Float>) { self.value = value }
 }
