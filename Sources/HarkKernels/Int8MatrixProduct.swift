@@ -22,8 +22,9 @@ public enum Int8MatrixProduct {
     /// to wake a worker. Check with `Scripts/bench-kernels --threads-sweep` on an idle machine.
     public static let parallelThreshold = 1 << 20
 
-    /// At most this many threads share one product.
-    public static let maximumThreads = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+    /// The threads a product is shared by unless told otherwise: the process-wide count
+    /// (`ComputeThreads.set`, else the online CPUs, at most 8).
+    public static var maximumThreads: Int { max(1, hark_thread_count()) }
 
     /// `x` (row-major `rows` × `weights.columns`) times `weightsᵀ`, plus `bias`, optionally
     /// through GELU: a row-major `rows` × `weights.rows` result.

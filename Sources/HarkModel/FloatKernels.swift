@@ -16,6 +16,31 @@ enum FloatKernels {
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// ``gemmTransposedB(m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` with `beta` 0, split over the
+    /// compute threads when the product is large: by rows when there are many (encoder), by
+    /// output columns when there are few (decoder steps).
+    static func parallelGemmTransposedB(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                        b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let byRows = m >= 64
+        let threads = m * n * k >= 1 << 22 ? min(ComputeThreads.count, max(1, (byRows ? m : n) / 16)) : 1
+        guard threads > 1 else {
+            gemmTransposedB(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+            return
+        }
+        let a = SendablePointer(a), b = SendablePointer(b), c = SendableMutablePointer(c)
+        DispatchQueue.concurrentPerform(iterations: threads) { part in
+            if byRows {
+                let start = m * part / threads, end = m * (part + 1) / threads
+                gemmTransposedB(m: end - start, n: n, k: k, a: a.value + start * lda, lda: lda, b: b.value, ldb: ldb,
+                                c: c.value + start * ldc, ldc: ldc)
+            } else {
+                let start = n * part / threads, end = n * (part + 1) / threads
+                gemmTransposedB(m: m, n: end - start, k: k, a: a.value, lda: lda, b: b.value + start * ldb, ldb: ldb,
+                                c: c.value + start, ldc: ldc)
+            }
+        }
+    }
+
     /// `c[m][n] = a[m][k] · b[k][n] + beta · c` (row-major).
     static func gemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                      b: UnsafePointer<Float>, ldb: Int,
@@ -136,8 +161,8 @@ struct Linear: Sendable {
             }
             weight.withUnsafeBufferPointer { w in
                 guard let b = w.baseAddress else { return }
-                FloatKernels.gemmTransposedB(m: rows, n: outputs, k: inputs, a: x, lda: inputs,
-                                             b: b, ldb: inputs, c: c, ldc: outputs)
+                FloatKernels.parallelGemmTransposedB(m: rows, n: outputs, k: inputs, a: x, lda: inputs,
+                                                     b: b, ldb: inputs, c: c, ldc: outputs)
             }
             if let bias { FloatKernels.addRow(bias, to: c, rows: rows, width: outputs) }
             if gelu { FloatKernels.gelu(c, count: rows * outputs) }
@@ -170,15 +195,23 @@ struct LayerNorm: Sendable {
     }
 }
 
-/// The number of threads the matrix products use (OpenBLAS, and our parallel loops).
+/// The number of threads the model uses. Every parallel loop is ours (Dispatch), OpenBLAS is
+/// kept on the calling thread: its own spinning worker threads would compete with ours for
+/// the same cores, which costs most on a busy machine.
 public enum ComputeThreads {
     /// Sets the thread count for all later model calls.
     public static func set(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
+        hark_set_thread_count(max(1, count))
+        keepBLASSingleThreaded()
     }
 
     /// The thread count in use.
-    public static var count: Int { Int(max(1, openblas_get_num_threads())) }
+    public static var count: Int { max(1, hark_thread_count()) }
+
+    /// Keeps OpenBLAS on the calling thread (idempotent; done by every model load).
+    static func keepBLASSingleThreaded() {
+        openblas_set_num_threads(1)
+    }
 }
 
 /// One float that empty buffers point at, so kernels always get a valid address (they read

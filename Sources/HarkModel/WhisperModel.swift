@@ -55,6 +55,7 @@ public final class WhisperModel: Sendable {
     }
 
     private init(weights: WhisperWeights, location: URL, fileSize: Int, metadata: [String: String]) throws(ModelError) {
+        ComputeThreads.keepBLASSingleThreaded()
         self.weights = weights
         self.dimensions = weights.dimensions
         self.location = location
@@ -118,24 +119,28 @@ public final class WhisperModel: Sendable {
         return conv(columns, rows: outputLength, gelu: true)
     }
 
-    /// Bidirectional multi-head attention over fused `[q | k | v]` rows.
+    /// Bidirectional multi-head attention over fused `[q | k | v]` rows; the heads are split
+    /// over the compute threads.
     private func selfAttention(qkv: [Float], rows: Int, heads: Int) -> [Float] {
         let d = dimensions.modelWidth
         let headWidth = d / heads
         let scale = 1 / Float(headWidth).squareRoot()
         var output = [Float](repeating: 0, count: rows * d)
-        var scores = [Float](repeating: 0, count: rows * rows)
+        let threads = min(ComputeThreads.count, heads)
         qkv.withUnsafeBufferPointer { qkv in
-            let base = qkv.start
             output.withUnsafeMutableBufferPointer { out in
-                scores.withUnsafeMutableBufferPointer { s in
-                    for head in 0..<heads {
-                        let q = base + head * headWidth, k = base + d + head * headWidth, v = base + 2 * d + head * headWidth
-                        FloatKernels.gemmTransposedB(m: rows, n: rows, k: headWidth, alpha: scale, a: q, lda: 3 * d,
-                                                     b: k, ldb: 3 * d, c: s.start, ldc: rows)
-                        FloatKernels.softmaxRows(s.start, rows: rows, width: rows) { _ in rows }
-                        FloatKernels.gemm(m: rows, n: headWidth, k: rows, a: s.start, lda: rows,
-                                          b: v, ldb: 3 * d, c: out.start + head * headWidth, ldc: d)
+                let base = SendablePointer(qkv.start), out = SendableMutablePointer(out.start)
+                DispatchQueue.concurrentPerform(iterations: threads) { part in
+                    var scores = [Float](repeating: 0, count: rows * rows)
+                    scores.withUnsafeMutableBufferPointer { s in
+                        for head in (heads * part / threads)..<(heads * (part + 1) / threads) {
+                            let q = base.value + head * headWidth, k = q + d, v = q + 2 * d
+                            FloatKernels.gemmTransposedB(m: rows, n: rows, k: headWidth, alpha: scale, a: q, lda: 3 * d,
+                                                         b: k, ldb: 3 * d, c: s.start, ldc: rows)
+                            hark_softmax_rows(s.start, rows, rows, rows, nil)
+                            FloatKernels.gemm(m: rows, n: headWidth, k: rows, a: s.start, lda: rows,
+                                              b: v, ldb: 3 * d, c: out.value + head * headWidth, ldc: d)
+                        }
                     }
                 }
             }
@@ -333,44 +338,31 @@ public struct DecoderState: Sendable {
         let positions = audioPositions
         let width = self.width
         var output = [Float](repeating: 0, count: rows * width)
-        if rows <= Self.fewRows {
-            // Every hypothesis attends to the same audio; the heads are split over the threads.
-            let threads = min(ComputeThreads.count, heads)
-            query.withUnsafeBufferPointer { q in
-                crossKeyValues[layer].withUnsafeBufferPointer { kv in
-                    output.withUnsafeMutableBufferPointer { out in
-                        let q = SendablePointer(q.start), kv = SendablePointer(kv.start), out = SendableMutablePointer(out.start)
-                        DispatchQueue.concurrentPerform(iterations: threads) { part in
-                            var scores = [Float](repeating: 0, count: rows * positions)
-                            scores.withUnsafeMutableBufferPointer { s in
-                                for head in (heads * part / threads)..<(heads * (part + 1) / threads) {
-                                    let offset = head * headWidth
-                                    hark_attend_rows(q.value + offset, width, kv.value + offset, 2 * width,
-                                                     kv.value + width + offset, 2 * width, out.value + offset, width,
-                                                     rows, positions, nil, headWidth, scale, s.baseAddress)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            return output
-        }
-        var scores = [Float](repeating: 0, count: rows * positions)
+        // Every hypothesis attends to the same audio; the heads are split over the threads.
+        let threads = min(ComputeThreads.count, heads)
+        let few = rows <= Self.fewRows
         query.withUnsafeBufferPointer { q in
             crossKeyValues[layer].withUnsafeBufferPointer { kv in
                 output.withUnsafeMutableBufferPointer { out in
-                    scores.withUnsafeMutableBufferPointer { s in
-                        for head in 0..<heads {
-                            // Every hypothesis attends to the same audio: one product for all rows.
-                            FloatKernels.gemmTransposedB(m: rows, n: positions, k: headWidth, alpha: scale,
-                                                         a: q.start + head * headWidth, lda: width,
-                                                         b: kv.start + head * headWidth, ldb: 2 * width,
-                                                         c: s.start, ldc: positions)
-                            FloatKernels.softmaxRows(s.start, rows: rows, width: positions) { _ in positions }
-                            FloatKernels.gemm(m: rows, n: headWidth, k: positions, a: s.start, lda: positions,
-                                              b: kv.start + width + head * headWidth, ldb: 2 * width,
-                                              c: out.start + head * headWidth, ldc: width)
+                    let q = SendablePointer(q.start), kv = SendablePointer(kv.start), out = SendableMutablePointer(out.start)
+                    DispatchQueue.concurrentPerform(iterations: threads) { part in
+                        var scores = [Float](repeating: 0, count: rows * positions)
+                        scores.withUnsafeMutableBufferPointer { s in
+                            for head in (heads * part / threads)..<(heads * (part + 1) / threads) {
+                                let offset = head * headWidth
+                                if few {
+                                    hark_attend_rows(q.value + offset, width, kv.value + offset, 2 * width,
+                                                     kv.value + width + offset, 2 * width, out.value + offset, width,
+                                                     rows, positions, nil, headWidth, scale, s.start)
+                                    continue
+                                }
+                                FloatKernels.gemmTransposedB(m: rows, n: positions, k: headWidth, alpha: scale,
+                                                             a: q.value + offset, lda: width, b: kv.value + offset, ldb: 2 * width,
+                                                             c: s.start, ldc: positions)
+                                hark_softmax_rows(s.start, rows, positions, positions, nil)
+                                FloatKernels.gemm(m: rows, n: headWidth, k: positions, a: s.start, lda: positions,
+                                                  b: kv.value + width + offset, ldb: 2 * width, c: out.value + offset, ldc: width)
+                            }
                         }
                     }
                 }

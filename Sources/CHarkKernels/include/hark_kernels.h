@@ -160,6 +160,11 @@ void hark_attend_rows_portable(const float *q, size_t ldq, const float *k, size_
 /// AVX2 path uses the polynomial exp of hark_softmax_rows.
 float hark_log_sum_exp(const float *x, size_t n);
 
+/// The number of threads the model's parallel loops use (process-wide): set by
+/// hark_set_thread_count, else the online CPUs (at most 8).
+size_t hark_thread_count(void);
+void hark_set_thread_count(size_t count);
+
 /// 1 when the kernels dispatch to AVX2 (the CPU has it and HARK_KERNELS does not say portable).
 int hark_kernels_use_avx2(void);
 
