@@ -102,20 +102,30 @@ AVX2 void hark_attend_rows_avx2(const float *q, size_t ldq, const float *k, size
 
     hark_softmax_rows_avx2(scores, rows, count, count, valid);
 
-    // Weighted sum of the values, up to 32 output lanes per pass held in registers.
+    // Weighted sum of the values, up to 64 output lanes per pass held in registers: eight
+    // independent accumulation chains, enough to hide the FMA latency (four were not).
     for (size_t r = 0; r < rows; r++) {
         size_t n = valid ? valid[r] : count;
         const float *pr = scores + r * count;
         float *o = out + r * ldo;
-        for (size_t d0 = 0; d0 < dim; d0 += 32) {
-            size_t lanes = dim - d0 < 32 ? dim - d0 : 32;
-            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-            for (size_t i = 0; i < n; i++) {
-                __m256 p = _mm256_set1_ps(pr[i]);
-                const float *vi = v + i * ldv + d0;
-                for (size_t j = 0; j < lanes / 8; j++) acc[j] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vi + 8 * j), acc[j]);
+        for (size_t d0 = 0; d0 < dim; d0 += 64) {
+            size_t vectors = (dim - d0 < 64 ? dim - d0 : 64) / 8;
+            __m256 acc[8];
+            for (size_t j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+            if (vectors == 8) {
+                for (size_t i = 0; i < n; i++) {
+                    __m256 p = _mm256_set1_ps(pr[i]);
+                    const float *vi = v + i * ldv + d0;
+                    for (size_t j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vi + 8 * j), acc[j]);
+                }
+            } else {
+                for (size_t i = 0; i < n; i++) {
+                    __m256 p = _mm256_set1_ps(pr[i]);
+                    const float *vi = v + i * ldv + d0;
+                    for (size_t j = 0; j < vectors; j++) acc[j] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vi + 8 * j), acc[j]);
+                }
             }
-            for (size_t j = 0; j < lanes / 8; j++) _mm256_storeu_ps(o + d0 + 8 * j, acc[j]);
+            for (size_t j = 0; j < vectors; j++) _mm256_storeu_ps(o + d0 + 8 * j, acc[j]);
         }
     }
 }
