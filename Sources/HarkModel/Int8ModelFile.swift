@@ -103,22 +103,21 @@ public enum Int8ModelFile {
             }
             pending.append(copied(record, from: file))
         }
+        // What was written is read back as the int8 model it must be before it takes the name:
+        // a file that does not load never replaces anything.
+        var written: SafetensorsFile?
         do {
-            try Safetensors.write(pending, metadata: metadata, to: output)
+            try Safetensors.write(pending, metadata: metadata, to: output) { temporary in
+                let file = try SafetensorsFile(path: temporary.path)
+                _ = try WhisperWeights(source: file, computeType: .int8, plan: plan)
+                written = file
+            }
         } catch let error as ModelError {
             throw error
         } catch {
             throw .unwritable(path: output.path, detail: error.localizedDescription)
         }
-        // Read back what was written as the int8 model it must be; never leave a file that does not load.
-        let written: SafetensorsFile
-        do {
-            written = try SafetensorsFile(path: output.path)
-            _ = try WhisperWeights(source: written, computeType: .int8, plan: plan)
-        } catch {
-            try? FileManager.default.removeItem(at: output)
-            throw error
-        }
+        guard let written else { throw .unwritable(path: output.path, detail: "nothing was written") }
         return Summary(fileBytes: written.byteCount, float32Bytes: float32Bytes,
                        quantizedMatrices: quantizedCount, floatMatrices: floatCount)
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reading and writing the safetensors format (https://huggingface.co/docs/safetensors):
 /// an 8-byte little-endian header length `N`, `N` bytes of JSON mapping each tensor name to
@@ -61,9 +64,11 @@ public enum Safetensors {
     }
 
     /// Writes `tensors` and `metadata` to `url` atomically (a temporary file in the same folder,
-    /// renamed over `url` only once complete). Tensors whose size is a multiple of the alignment
+    /// renamed over `url` only once complete and, if given, accepted by `check`, so an existing
+    /// file is replaced only by a good one). Tensors whose size is a multiple of the alignment
     /// come first, in the order given; the others follow, padded.
-    public static func write(_ tensors: [PendingTensor], metadata: [String: String], to url: URL) throws {
+    public static func write(_ tensors: [PendingTensor], metadata: [String: String], to url: URL,
+                             check: ((URL) throws -> Void)? = nil) throws {
         let aligned = tensors.filter { $0.byteCount % alignment == 0 }
         let unaligned = tensors.filter { $0.byteCount % alignment != 0 }
         var layout: [(tensor: PendingTensor?, name: String, dataType: DataType, shape: [Int], begin: Int, end: Int)] = []
@@ -112,10 +117,12 @@ public enum Safetensors {
         }
         try handle.synchronize()
         try handle.close()
-        if FileManager.default.fileExists(atPath: url.path) {
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
-        } else {
-            try FileManager.default.moveItem(at: temporary, to: url)
+        try check?(temporary)
+        // rename(2) replaces an existing file atomically: a reader sees the old file or the new
+        // one, never neither (Foundation's replaceItemAt can remove the old file and then fail).
+        guard rename(temporary.path, url.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path,
+                                                           NSLocalizedDescriptionKey: String(cString: strerror(errno))])
         }
         completed = true
     }

@@ -23,6 +23,7 @@ func sensitivityGroups(_ dimensions: WhisperDimensions) -> [SensitivityGroup] {
     var groups: [SensitivityGroup] = [
         .init(name: "all") { _ in true },
         .init(name: "all but decoder/embeddings") { $0 != "decoder/embeddings" },
+        .init(name: "all but decoder FFN") { !($0.hasPrefix("decoder/layer_") && $0.contains("/ffn/")) },
         .init(name: "all but decoder/embeddings and decoder FFN") { $0 != "decoder/embeddings" && !($0.hasPrefix("decoder/layer_") && $0.contains("/ffn/")) },
         .init(name: "encoder/conv1") { $0 == "encoder/conv1" },
         .init(name: "encoder/conv2") { $0 == "encoder/conv2" },
@@ -78,17 +79,19 @@ func benchSensitivity(_ arguments: [String]) throws -> Int32 {
     var model: String?
     var manifests: [String] = []
     var limit = 16
+    var only: Set<String>?
     var iterator = arguments.makeIterator()
     while let argument = iterator.next() {
         switch argument {
         case "--model": model = iterator.next()
         case "--manifest": if let value = iterator.next() { manifests.append(value) }
         case "--limit": limit = iterator.next().flatMap(Int.init) ?? limit
+        case "--only": only = iterator.next().map { Set($0.split(separator: ",").map(String.init)) }
         default: throw UsageError(description: "hark-bench sensitivity: unknown argument '\(argument)'")
         }
     }
     guard let model, !manifests.isEmpty else {
-        throw UsageError(description: "usage: hark-bench sensitivity --model DIR --manifest TSV [--manifest TSV] [--limit N]")
+        throw UsageError(description: "usage: hark-bench sensitivity --model DIR --manifest TSV [--manifest TSV] [--limit N] [--only GROUP,...]")
     }
     let directory = URL(fileURLWithPath: model)
     let float32 = try WhisperModel(at: directory, computeType: .float32)
@@ -119,7 +122,7 @@ func benchSensitivity(_ arguments: [String]) throws -> Int32 {
           + "\(samples.count) recordings, \(samples.map { $0.tokens.count - $0.promptCount }.reduce(0, +)) reference tokens.\n")
     print("| int8 group | matrices | encoder rel. L2 error | mean KL (nats/token) | top-1 changed | Δ NLL of reference (nats/token) |")
     print("|---|---:|---:|---:|---:|---:|")
-    for group in sensitivityGroups(float32.dimensions) {
+    for group in sensitivityGroups(float32.dimensions) where only?.contains(group.name) ?? true {
         let plan = QuantizationPlan(keptInFloat: names.filter { !group.contains($0) })
         let quantized = try WhisperModel(at: directory, computeType: .int8, plan: plan)
         var encoderError: Double = 0, kl: Double = 0, changed = 0, nllDelta: Double = 0, predictions = 0

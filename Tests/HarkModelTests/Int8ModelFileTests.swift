@@ -43,6 +43,20 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual((8 + headerLength) % Safetensors.alignment, 0)
     }
 
+    func testReplacingAFileIsAtomicAndARejectedWriteKeepsTheOldOne() throws {
+        let url = directory.appendingPathComponent("t.safetensors")
+        try Safetensors.write([tensor("a", .float32, [64], seed: 1)], metadata: ["v": "1"], to: url)
+        try Safetensors.write([tensor("a", .float32, [64], seed: 2)], metadata: ["v": "2"], to: url)
+        XCTAssertEqual(try SafetensorsFile(path: url.path).metadata["v"], "2", "an existing file is replaced")
+        let before = try Data(contentsOf: url)
+        struct Rejected: Error {}
+        XCTAssertThrowsError(try Safetensors.write([tensor("a", .float32, [64], seed: 3)], metadata: ["v": "3"], to: url) { _ in
+            throw Rejected()
+        })
+        XCTAssertEqual(try Data(contentsOf: url), before, "a rejected write leaves the old file as it was")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["t.safetensors"], "no partial file is left")
+    }
+
     func testBadFilesAreClearErrors() throws {
         let url = directory.appendingPathComponent("t.safetensors")
         try Safetensors.write([tensor("a", .float32, [64], seed: 1)], metadata: [:], to: url)
@@ -141,6 +155,11 @@ final class Int8ModelFileTests: XCTestCase {
         XCTAssertNil(model.weights.conv1.quantized)
         XCTAssertNil(model.weights.decoderLayers[0].ffnIn.quantized)
         XCTAssertNotNil(model.weights.decoderLayers[1].ffnIn.quantized)
+
+        // Quantizing again over the same file replaces it with a good one.
+        let again = try Int8ModelFile.write(quantizing: source, sourceSHA256: "y", plan: plan, to: url)
+        XCTAssertEqual(again.fileBytes, summary.fileBytes)
+        XCTAssertEqual(try SafetensorsFile(path: url.path).metadata[Int8ModelFile.Key.sourceSHA256], "y")
 
         // A safetensors file that is not ours is named as such.
         let foreign = directory.appendingPathComponent("foreign.safetensors")
