@@ -63,7 +63,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarkTokenizerTests", dependencies: ["HarkTokenizer"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "HarkModelTests", dependencies: ["HarkModel", "HarkFeatures", "HarkTestSupport"],
+        .testTarget(name: "HarkModelTests", dependencies: ["HarkModel", "HarkKernels", "HarkFeatures", "HarkTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarkTranscriptionTests",
                     dependencies: ["HarkTranscription", "HarkModel", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),

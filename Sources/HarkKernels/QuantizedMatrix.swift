@@ -52,6 +52,43 @@ public struct QuantizedMatrix: Sendable, Equatable {
         self.init(validatedValues: values, scales: scales, rows: rows, columns: columns)
     }
 
+    /// Quantizes float weights handed over a block of rows at a time, so that no float copy of
+    /// the whole matrix is needed: `fill(range, buffer)` writes rows `range` (row-major,
+    /// `columns` floats each) into `buffer`. The result is the same as
+    /// ``init(quantizing:rows:columns:)`` on the whole matrix.
+    public init(rows: Int, columns: Int, quantizingRowsFrom fill: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+        precondition(rows >= 0 && columns >= 0, "QuantizedMatrix: negative shape")
+        let bytes = max(1, hark_s8_packed_bytes(rows, columns))
+        let panel = Int(HARK_S8_PANEL)
+        let panelBytes = panel * hark_s8_padded_k(columns)
+        // Blocks of whole panels (16 rows), about 1 MiB of floats.
+        let block = max(panel, (1 << 18) / max(columns, 1) / panel * panel)
+        var scales = [Float](repeating: 0, count: rows)
+        packed = [Int8](unsafeUninitializedCapacity: bytes) { buffer, count in
+            guard let destination = buffer.baseAddress else { count = 0; return }
+            destination.initialize(repeating: 0, count: bytes)
+            count = bytes
+            guard rows > 0 && columns > 0 else { return }
+            let floats = UnsafeMutablePointer<Float>.allocate(capacity: block * columns)
+            let values = UnsafeMutablePointer<Int8>.allocate(capacity: block * columns)
+            defer { floats.deallocate(); values.deallocate() }
+            scales.withUnsafeMutableBufferPointer { scaleBuffer in
+                guard let scaleBase = scaleBuffer.baseAddress else { return }
+                var start = 0
+                while start < rows {
+                    let end = min(rows, start + block)
+                    fill(start..<end, floats)
+                    hark_s8_quantize_rows(floats, end - start, columns, columns, values, columns, scaleBase + start)
+                    hark_s8_pack_weights(values, end - start, columns, columns, destination + (start / panel) * panelBytes)
+                    start = end
+                }
+            }
+        }
+        self.rows = rows
+        self.columns = columns
+        self.scales = scales
+    }
+
     /// Wraps weights that are already quantized (for example read from a model file):
     /// `values` row-major `rows` × `columns`, and one scale per row. A value of -128 is
     /// stored as -127 (the kernels' exactness relies on [-127, 127]).

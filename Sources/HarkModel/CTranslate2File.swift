@@ -45,6 +45,8 @@ public struct CTranslate2File: @unchecked Sendable {
     /// The names of the variables stored in the file, in file order (aliases excluded).
     public let storedNames: [String]
     private let data: Data
+    /// The mapped file, for readers in this module.
+    var mappedData: Data { data }
 
     /// Maps and parses `path`.
     public init(path: String) throws(ModelError) {

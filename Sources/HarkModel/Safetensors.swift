@@ -136,6 +136,8 @@ public struct SafetensorsFile: @unchecked Sendable {
     /// The tensors by name (padding tensors excluded).
     public let tensors: [String: Safetensors.Tensor]
     private let data: Data
+    /// The mapped file, for readers in this module.
+    var mappedData: Data { data }
 
     /// The size of the file in bytes.
     public var byteCount: Int { data.count }

@@ -18,6 +18,22 @@ protocol WeightSource {
     /// The weight matrix `name` (`rows` × `columns` once flattened) when the file stores it in
     /// int8 with per-row scales; nil when it stores floats.
     func storedInt8(_ name: String, rows: Int, columns: Int) throws(ModelError) -> QuantizedMatrix?
+    /// For a float tensor, a reader of its rows (`columns` values each) as 32-bit floats: the
+    /// rows `range` go to the buffer. Nil for other element types.
+    func floatRowReader(_ name: String, columns: Int) -> ((Range<Int>, UnsafeMutablePointer<Float>) -> Void)?
+}
+
+extension MappedTensors {
+    /// A row reader over `data` for a float tensor at `offset`.
+    static func rowReader(_ data: Data, offset: Int, element: Element, size: Int,
+                          columns: Int) -> (Range<Int>, UnsafeMutablePointer<Float>) -> Void {
+        { range, destination in
+            data.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return }
+                convert(base + offset + range.lowerBound * columns * size, element, count: range.count * columns, to: destination)
+            }
+        }
+    }
 }
 
 extension CTranslate2File: WeightSource {
@@ -41,7 +57,33 @@ extension CTranslate2File: WeightSource {
     }
 }
 
+extension CTranslate2File {
+    func floatRowReader(_ name: String, columns: Int) -> ((Range<Int>, UnsafeMutablePointer<Float>) -> Void)? {
+        guard let record = variables[name] else { return nil }
+        let element: MappedTensors.Element
+        switch record.dataType {
+        case .float32: element = .float32
+        case .float16: element = .float16
+        case .bfloat16: element = .bfloat16
+        default: return nil
+        }
+        return MappedTensors.rowReader(mappedData, offset: record.offset, element: element, size: record.dataType.size, columns: columns)
+    }
+}
+
 extension SafetensorsFile: WeightSource {
+    func floatRowReader(_ name: String, columns: Int) -> ((Range<Int>, UnsafeMutablePointer<Float>) -> Void)? {
+        guard let tensor = tensors[name] else { return nil }
+        let element: MappedTensors.Element
+        switch tensor.dataType {
+        case .float32: element = .float32
+        case .float16: element = .float16
+        case .bfloat16: element = .bfloat16
+        default: return nil
+        }
+        return MappedTensors.rowReader(mappedData, offset: tensor.offset, element: element, size: tensor.dataType.size, columns: columns)
+    }
+
     /// Hark int8 files name their specification in the metadata.
     var specName: String { metadata[Int8ModelFile.Key.spec] ?? "" }
 

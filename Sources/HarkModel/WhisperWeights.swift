@@ -77,6 +77,11 @@ struct WhisperWeights: Sendable {
             if int8, let quantized = try source.storedInt8(weightName, rows: outputs, columns: inputs) {
                 return Linear(quantized: quantized, bias: bias, inputs: inputs, outputs: outputs)
             }
+            if int8, let reader = source.floatRowReader(weightName, columns: inputs) {
+                // Quantized a block of rows at a time: no float copy of the matrix.
+                return Linear(quantized: QuantizedMatrix(rows: outputs, columns: inputs, quantizingRowsFrom: reader),
+                              bias: bias, inputs: inputs, outputs: outputs)
+            }
             let layer = Linear(weight: try source.floats(weightName, shape: shape), bias: bias, inputs: inputs, outputs: outputs)
             return int8 ? layer.quantizedToInt8() : layer
         }

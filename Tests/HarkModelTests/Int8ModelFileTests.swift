@@ -2,6 +2,7 @@ import Foundation
 import HarkTestSupport
 import XCTest
 
+import HarkKernels
 @testable import HarkModel
 
 /// The safetensors layer: what is written reads back, aligned, and bad files are clear errors.
@@ -167,5 +168,41 @@ final class Int8ModelFileTests: XCTestCase {
         XCTAssertThrowsError(try WhisperModel(at: foreign)) { error in
             XCTAssertTrue("\(error)".contains("not a Hark int8 Whisper model"), "\(error)")
         }
+    }
+}
+
+/// Quantizing while loading reads a block of rows at a time, with the same result as quantizing
+/// the whole float matrix at once.
+final class ChunkedQuantizationTests: XCTestCase {
+    func testBlocksOfRowsGiveTheSameMatrixAsTheWhole() {
+        for (rows, columns) in [(1, 1), (17, 3), (40, 384), (1000, 300), (51_865, 8)] {
+            var state: UInt64 = 42
+            let weights = (0..<(rows * columns)).map { _ -> Float in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 997
+            }
+            let whole = QuantizedMatrix(quantizing: weights, rows: rows, columns: columns)
+            var asked: [Range<Int>] = []
+            let blocks = QuantizedMatrix(rows: rows, columns: columns) { range, buffer in
+                asked.append(range)
+                for (i, r) in range.enumerated() {
+                    for c in 0..<columns { buffer[i * columns + c] = weights[r * columns + c] }
+                }
+            }
+            XCTAssertEqual(blocks, whole, "\(rows) × \(columns)")
+            XCTAssertEqual(asked.first?.lowerBound, 0)
+            XCTAssertEqual(asked.last?.upperBound, rows)
+            XCTAssertTrue(asked.dropLast().allSatisfy { $0.count % 16 == 0 }, "blocks are whole panels")
+        }
+    }
+
+    func testLoadingInt8MatchesQuantizingTheFloatModel() throws {
+        let directory = try TestSupport.modelDirectory("tiny.en")
+        let int8 = try WhisperModel(directory: directory, computeType: .int8)
+        let float32 = try WhisperModel(directory: directory)
+        XCTAssertEqual(int8.weights.embedding.projection.quantized,
+                       QuantizedMatrix(quantizing: float32.weights.embedding.projection.weight, rows: 51_864, columns: 384))
+        XCTAssertEqual(int8.weights.encoderLayers[2].ffnOut.quantized,
+                       QuantizedMatrix(quantizing: float32.weights.encoderLayers[2].ffnOut.weight, rows: 384, columns: 1536))
     }
 }
