@@ -24,6 +24,8 @@ func sensitivityGroups(_ dimensions: WhisperDimensions) -> [SensitivityGroup] {
         .init(name: "all") { _ in true },
         .init(name: "all but decoder/embeddings") { $0 != "decoder/embeddings" },
         .init(name: "all but decoder FFN") { !($0.hasPrefix("decoder/layer_") && $0.contains("/ffn/")) },
+        .init(name: "all but decoder FFN linear_0") { !($0.hasPrefix("decoder/layer_") && $0.hasSuffix("/ffn/linear_0")) },
+        .init(name: "all but decoder FFN linear_1") { !($0.hasPrefix("decoder/layer_") && $0.hasSuffix("/ffn/linear_1")) },
         .init(name: "all but decoder/embeddings and decoder FFN") { $0 != "decoder/embeddings" && !($0.hasPrefix("decoder/layer_") && $0.contains("/ffn/")) },
         .init(name: "encoder/conv1") { $0 == "encoder/conv1" },
         .init(name: "encoder/conv2") { $0 == "encoder/conv2" },
