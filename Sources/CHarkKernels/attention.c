@@ -145,3 +145,55 @@ void hark_attend_rows(const float *q, size_t ldq, const float *k, size_t ldk, co
     else
         attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Float products with few rows (decoder steps in float32): y[r][n] = x[r] · w[n] (+ bias[n]).
+// Each weight row is read once for all rows; a BLAS product would repack the whole weight
+// matrix (51 865 × d for the output projection) on every call.
+
+static void gemm_few_rows_portable(const float *x, size_t ldx, size_t rows, const float *w, size_t k,
+                                   size_t n0, size_t n1, const float *bias, float *y, size_t ldy) {
+    for (size_t n = n0; n < n1; n++)
+        for (size_t r = 0; r < rows; r++) {
+            float dot = 0;
+            for (size_t j = 0; j < k; j++) dot += x[r * ldx + j] * w[n * k + j];
+            y[r * ldy + n] = dot + (bias ? bias[n] : 0.0f);
+        }
+}
+
+#if HARK_X86
+AVX2 static void gemm_few_rows_avx2(const float *x, size_t ldx, size_t rows, const float *w, size_t k,
+                                    size_t n0, size_t n1, const float *bias, float *y, size_t ldy) {
+    size_t k8 = k / 8 * 8;
+    for (size_t r0 = 0; r0 < rows; r0 += 4) {
+        size_t mr = rows - r0 < 4 ? rows - r0 : 4;
+        for (size_t n = n0; n < n1; n++) {
+            const float *wn = w + n * k;
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (size_t j = 0; j < k8; j += 8) {
+                __m256 wv = _mm256_loadu_ps(wn + j);
+                for (size_t i = 0; i < mr; i++) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(x + (r0 + i) * ldx + j), wv, acc[i]);
+            }
+            for (size_t i = 0; i < mr; i++) {
+                __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[i]), _mm256_extractf128_ps(acc[i], 1));
+                s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+                s = _mm_add_ss(s, _mm_movehdup_ps(s));
+                float dot = _mm_cvtss_f32(s);
+                for (size_t j = k8; j < k; j++) dot += x[(r0 + i) * ldx + j] * wn[j];
+                y[(r0 + i) * ldy + n] = dot + (bias ? bias[n] : 0.0f);
+            }
+        }
+    }
+}
+#endif
+
+void hark_gemm_f32_few_rows(const float *x, size_t ldx, size_t rows, const float *w, size_t k, size_t n0,
+                            size_t n1, const float *bias, float *y, size_t ldy) {
+#if HARK_X86
+    if (hark_kernels_use_avx2()) {
+        gemm_few_rows_avx2(x, ldx, rows, w, k, n0, n1, bias, y, ldy);
+        return;
+    }
+#endif
+    gemm_few_rows_portable(x, ldx, rows, w, k, n0, n1, bias, y, ldy);
+}

@@ -41,6 +41,26 @@ enum FloatKernels {
         }
     }
 
+    /// Up to this many rows, a float linear layer reads its weights in place (decoder steps).
+    static let fewRows = 8
+
+    /// `y = x · wᵀ (+ bias)` for a few rows of `x` (`rows × k`), `w` being `n × k`; the output
+    /// columns are split over the compute threads when the weights are large.
+    static func fewRowsProduct(_ x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<Float>, k: Int, n: Int,
+                               bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
+        let threads = n * k >= 1 << 18 ? min(ComputeThreads.count, max(1, n / 64)) : 1
+        if threads <= 1 {
+            hark_gemm_f32_few_rows(x, k, rows, w, k, 0, n, bias, y, n)
+            return
+        }
+        let x = SendablePointer(x), w = SendablePointer(w), y = SendableMutablePointer(y)
+        let b = bias.map { SendablePointer($0) }
+        DispatchQueue.concurrentPerform(iterations: threads) { part in
+            hark_gemm_f32_few_rows(x.value, k, rows, w.value, k, n * part / threads, n * (part + 1) / threads,
+                                   b?.value, y.value, n)
+        }
+    }
+
     /// `c[m][n] = a[m][k] · b[k][n] + beta · c` (row-major).
     static func gemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                      b: UnsafePointer<Float>, ldb: Int,
@@ -157,6 +177,18 @@ struct Linear: Sendable {
                 } else {
                     Int8MatrixProduct.multiply(input, rows: rows, by: quantized, bias: nil, gelu: gelu, into: out)
                 }
+                return
+            }
+            if rows <= FloatKernels.fewRows {
+                weight.withUnsafeBufferPointer { w in
+                    guard let b = w.baseAddress else { return }
+                    if let bias {
+                        bias.withUnsafeBufferPointer { FloatKernels.fewRowsProduct(x, rows: rows, w: b, k: inputs, n: outputs, bias: $0.baseAddress, into: c) }
+                    } else {
+                        FloatKernels.fewRowsProduct(x, rows: rows, w: b, k: inputs, n: outputs, bias: nil, into: c)
+                    }
+                }
+                if gelu { FloatKernels.gelu(c, count: rows * outputs) }
                 return
             }
             weight.withUnsafeBufferPointer { w in

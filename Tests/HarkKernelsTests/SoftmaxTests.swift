@@ -108,3 +108,33 @@ final class AttentionKernelTests: XCTestCase {
         XCTAssertEqual(hark_log_sum_exp([3], 1), 3)
     }
 }
+
+/// The float product for few rows (decoder steps in float32) against a double reference.
+final class FewRowsProductTests: XCTestCase {
+    func testMatchesTheReferenceForEveryRowCountAndTail() {
+        var generator = SeededGenerator(seed: 5)
+        for (rows, n, k) in [(1, 7, 384), (5, 33, 13), (4, 16, 8), (8, 3, 1), (3, 100, 64)] {
+            let x = (0..<(rows * k)).map { _ in generator.gaussian() }
+            let w = (0..<(n * k)).map { _ in generator.gaussian() }
+            let bias = (0..<n).map { _ in generator.gaussian() }
+            for withBias in [false, true] {
+                var y = [Float](repeating: .nan, count: rows * n)
+                // Two column ranges, as the threads split them.
+                let split = n / 2
+                for (n0, n1) in [(0, split), (split, n)] {
+                    if withBias {
+                        hark_gemm_f32_few_rows(x, k, rows, w, k, n0, n1, bias, &y, n)
+                    } else {
+                        hark_gemm_f32_few_rows(x, k, rows, w, k, n0, n1, nil, &y, n)
+                    }
+                }
+                for r in 0..<rows {
+                    for c in 0..<n {
+                        let expected = (0..<k).reduce(0.0) { $0 + Double(x[r * k + $1]) * Double(w[c * k + $1]) } + (withBias ? Double(bias[c]) : 0)
+                        XCTAssertEqual(Double(y[r * n + c]), expected, accuracy: 1e-4 * max(1, abs(expected)), "\(rows)×\(n)×\(k) r\(r) n\(c)")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -156,6 +156,12 @@ void hark_attend_rows_portable(const float *q, size_t ldq, const float *k, size_
                                size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
                                const size_t *valid, size_t dim, float scale, float *scores);
 
+/// y[r][n] = x[r] · w[n] (+ bias[n]) for r < rows and n in [n0, n1): w is n × k row-major
+/// (stride k), x has row stride ldx, y row stride ldy. For few rows (decoder steps in float32):
+/// each weight row is read once for all rows (at most 4 at a time), nothing is repacked.
+void hark_gemm_f32_few_rows(const float *x, size_t ldx, size_t rows, const float *w, size_t k, size_t n0,
+                            size_t n1, const float *bias, float *y, size_t ldy);
+
 /// log Σ exp(x[i]) over n floats: -INFINITY when every x[i] is -INFINITY (or n is 0). The
 /// AVX2 path uses the polynomial exp of hark_softmax_rows.
 float hark_log_sum_exp(const float *x, size_t n);
