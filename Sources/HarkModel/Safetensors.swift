@@ -199,7 +199,7 @@ public struct SafetensorsFile: @unchecked Sendable {
             guard dataStart + offsets[1] <= data.count else {
                 throw .truncated(path: path, detail: "tensor \(name) ends at byte \(dataStart + offsets[1]), the file has \(data.count)")
             }
-            ranges.append((offsets[0], offsets[1], name))
+            if offsets[1] > offsets[0] { ranges.append((offsets[0], offsets[1], name)) }  // empty tensors overlap nothing
             if !name.hasPrefix("__padding_") { tensors[name] = tensor }
         }
         ranges.sort { $0.0 < $1.0 }
