@@ -78,17 +78,15 @@ func orderedKeys(_ metadata: Logger.Metadata) -> [String] {
     return leading.filter { metadata[$0] != nil } + metadata.keys.filter { !leading.contains($0) }.sorted()
 }
 
-/// `2025-03-01T09:15:02.345+01:00 info  done path=note.m4a audio=3.4s took=1.2s speed=2.8x`
-public struct TextLogHandler: LogHandler {
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
-    let sink: LogSink
+/// A handler that writes each event as one formatted line to a sink; the two formats differ
+/// only in `format`.
+public protocol LineLogHandler: LogHandler {
+    var sink: LogSink { get }
+    init(label: String, sink: LogSink)
+    func format(_ event: LogEvent, metadata: Logger.Metadata, time: Date) -> String
+}
 
-    public init(label: String, sink: LogSink = .standardError) {
-        self.sink = sink
-    }
-
+extension LineLogHandler {
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
@@ -98,7 +96,28 @@ public struct TextLogHandler: LogHandler {
         sink.write(line: format(event, metadata: mergedMetadata(metadata, provider: metadataProvider, event: event), time: Date()))
     }
 
-    func format(_ event: LogEvent, metadata: Logger.Metadata, time: Date) -> String {
+    /// A handler factory at `level` writing to `sink`.
+    static func factory(level: Logger.Level, sink: LogSink) -> @Sendable (String) -> any LogHandler {
+        { label in
+            var handler = Self(label: label, sink: sink)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// `2025-03-01T09:15:02.345+01:00 info  done path=note.m4a audio=3.4s took=1.2s speed=2.8x`
+public struct TextLogHandler: LineLogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    public let sink: LogSink
+
+    public init(label: String, sink: LogSink = .standardError) {
+        self.sink = sink
+    }
+
+    public func format(_ event: LogEvent, metadata: Logger.Metadata, time: Date) -> String {
         var line = "\(LogTime.string(time)) \(event.level.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(event.message)"
         for key in orderedKeys(metadata) {
             line += " \(key)=\(TextLogHandler.quote(TextLogHandler.text(metadata[key]!)))"
@@ -128,26 +147,17 @@ public struct TextLogHandler: LogHandler {
 
 /// One JSON object per line: `{"time":…,"level":"info","event":"done","path":"note.m4a","audio_seconds":3.4,…}`.
 /// Numbers and booleans passed as metadata stay numbers and booleans.
-public struct JSONLogHandler: LogHandler {
+public struct JSONLogHandler: LineLogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
-    let sink: LogSink
+    public let sink: LogSink
 
     public init(label: String, sink: LogSink = .standardError) {
         self.sink = sink
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        sink.write(line: format(event, metadata: mergedMetadata(metadata, provider: metadataProvider, event: event), time: Date()))
-    }
-
-    func format(_ event: LogEvent, metadata: Logger.Metadata, time: Date) -> String {
+    public func format(_ event: LogEvent, metadata: Logger.Metadata, time: Date) -> String {
         var fields = ["\"time\":\(JSONLogHandler.string(LogTime.string(time)))",
                       "\"level\":\(JSONLogHandler.string(event.level.rawValue))",
                       "\"event\":\(JSONLogHandler.string(event.message.description))"]
@@ -198,18 +208,8 @@ public enum LogFormat: String, Sendable, CaseIterable {
     /// A handler factory for `LoggingSystem.bootstrap` or `Logger(label:factory:)`.
     public func handler(level: Logger.Level, sink: LogSink = .standardError) -> @Sendable (String) -> any LogHandler {
         switch self {
-        case .text:
-            return { label in
-                var handler = TextLogHandler(label: label, sink: sink)
-                handler.logLevel = level
-                return handler
-            }
-        case .json:
-            return { label in
-                var handler = JSONLogHandler(label: label, sink: sink)
-                handler.logLevel = level
-                return handler
-            }
+        case .text: TextLogHandler.factory(level: level, sink: sink)
+        case .json: JSONLogHandler.factory(level: level, sink: sink)
         }
     }
 }
