@@ -34,6 +34,14 @@
 // the two multiplies per 32 MACs, not vpsignb, are the limit. Not worth doubling the
 // activations' quantization noise; without VNNI, about 1.5× OpenBLAS fp32 is what exact
 // int8 reaches here.
+//
+// The ceiling, measured (`Int8MatrixProduct.multiplyAddCeiling`, ceiling.c: independent
+// chains, every operand in registers, one core): fp32 FMA 50 G multiply-adds/s; vpmaddwd +
+// vpaddd (exact int8 in 16-bit lanes) 80 G, 1.59×; this kernel's chain 74-77 G, 1.5×. The
+// kernel runs at ~85-90% of its chain's ceiling on encoder shapes and OpenBLAS at ~82% of
+// FMA's, so no exact int8 kernel without VNNI (vpdpbusd) can reach 1.8× OpenBLAS on this CPU.
+// A kernel on 16-bit lanes (weights sign-extended to int16, vpmaddwd only, 6×16 tiles) measured
+// 4-8% faster than this one in isolation, as the two ceilings predict, for twice the memory.
 
 #include "hark_kernels.h"
 
@@ -61,7 +69,7 @@ size_t hark_s8_packed_bytes(size_t n, size_t k) {
 
 int hark_kernels_have_avx2(void) {
 #if HARK_X86
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 #else
     return 0;
 #endif

@@ -22,6 +22,16 @@ public enum Int8MatrixProduct {
     /// to wake a worker. Check with `Scripts/bench-kernels --threads-sweep` on an idle machine.
     public static let parallelThreshold = 1 << 20
 
+    /// The best multiply-add rates of this CPU with every operand in registers, on the calling
+    /// thread (per second): fp32 FMA; exact int8 through 16-bit lanes (`vpmaddwd` + `vpaddd`);
+    /// and the `vpsignb`, `vpmaddubsw`, `vpmaddwd`, `vpaddd` chain of the AVX2 kernel. The
+    /// ceiling of any int8 / fp32 throughput ratio on this CPU; all zero without AVX2.
+    public static func multiplyAddCeiling(seconds: Double = 0.2) -> (fp32: Double, int8: Double, int8KernelChain: Double) {
+        var fp32 = 0.0, int8 = 0.0, chain = 0.0
+        hark_multiply_ceiling(seconds, &fp32, &int8, &chain)
+        return (fp32, int8, chain)
+    }
+
     /// The threads a product is shared by unless told otherwise: the process-wide count
     /// (`ComputeThreads.set`, else the online CPUs, at most 8).
     public static var maximumThreads: Int { max(1, hark_thread_count()) }

@@ -382,6 +382,15 @@ func run() -> Int32 {
             benchThreadsSweep()
         } else {
             _ = benchKernels(quick: flags.contains("--quick"), singleThread: flags.contains("--single-thread"))
+            if flags.contains("--single-thread") {
+                let ceiling = Int8MatrixProduct.multiplyAddCeiling()
+                print(JSON.object([
+                    ("command", .string("kernels-ceiling")),
+                    ("fp32_gmacs", .number(ceiling.fp32 * 1e-9)),
+                    ("int8_gmacs", .number(ceiling.int8 * 1e-9)),
+                    ("int8_kernel_chain_gmacs", .number(ceiling.int8KernelChain * 1e-9)),
+                ]))
+            }
         }
         return 0
     }

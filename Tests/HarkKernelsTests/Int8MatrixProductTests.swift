@@ -14,6 +14,21 @@ final class Int8MatrixProductTests: XCTestCase {
         }
     }
 
+    /// The register-only ceiling that `Scripts/bench-kernels` prints: measured on AVX2 CPUs
+    /// (where 16 int8 multiply-adds per vpmaddwd can never be slower than 8 per FMA by more
+    /// than the pipes allow), zero elsewhere.
+    func testMultiplyAddCeilingIsMeasuredWithAVX2() {
+        let ceiling = Int8MatrixProduct.multiplyAddCeiling(seconds: 0.02)
+        guard hark_kernels_have_avx2() != 0 else {
+            XCTAssertEqual(ceiling.fp32, 0)
+            return
+        }
+        XCTAssertGreaterThan(ceiling.fp32, 1e9)
+        XCTAssertGreaterThan(ceiling.int8, 0.5 * ceiling.fp32)
+        XCTAssertGreaterThan(ceiling.int8KernelChain, 0.5 * ceiling.fp32)
+        XCTAssertLessThan(ceiling.int8, 8 * ceiling.fp32, "an int8 loop was optimized away")
+    }
+
     func testQuantizedMatrixKeepsValuesAndScales() throws {
         var rng = SeededGenerator(seed: 10)
         let rows = 21, columns = 37

@@ -97,6 +97,95 @@ final class AttentionKernelTests: XCTestCase {
         }
     }
 
+    /// The half-precision keys and values of int8 models: both paths against the same double
+    /// reference computed on the values as stored (rounded to half by Swift's `Float16`).
+    func testHalfPrecisionKeysAndValuesMatchTheReferenceOnEveryPath() {
+        var generator = SeededGenerator(seed: 12)
+        for (dim, count, rows) in [(64, 1500, 5), (64, 37, 3), (8, 9, 1), (24, 17, 4), (12, 10, 2), (64, 1500, 40)] {
+            let ldq = dim + 5, ldk = 2 * dim + 3, ldo = dim + 2
+            let q = (0..<(rows * ldq)).map { _ in generator.gaussian() }
+            let stored = (0..<(count * ldk + dim)).map { _ in Float16(generator.gaussian() * 3) }
+            let half = stored.map(\.bitPattern)
+            let kv = stored.map(Float.init)
+            let valid = (0..<rows).map { max(1, count - 2 * $0) }
+            let scale = 1 / Float(dim).squareRoot()
+            var paths: [(String, (UnsafePointer<Float>, UnsafePointer<UInt16>, UnsafeMutablePointer<Float>, UnsafePointer<Int>?, UnsafeMutablePointer<Float>) -> Void)] = [
+                ("portable", { hark_attend_rows_f16_portable($0, ldq, $1, ldk, $1 + dim, ldk, $2, ldo, rows, count, $3, dim, scale, $4) }),
+                ("dispatched", { hark_attend_rows_f16($0, ldq, $1, ldk, $1 + dim, ldk, $2, ldo, rows, count, $3, dim, scale, $4) }),
+            ]
+            if hark_kernels_have_avx2() != 0 {
+                paths.append(("avx2", { hark_attend_rows_f16_avx2($0, ldq, $1, ldk, $1 + dim, ldk, $2, ldo, rows, count, $3, dim, scale, $4) }))
+            }
+            for ragged in [false, true] {
+                let lengths = ragged ? valid : Array(repeating: count, count: rows)
+                for (name, attend) in paths {
+                    var out = [Float](repeating: .nan, count: rows * ldo)
+                    var scratch = [Float](repeating: 0, count: rows * count)
+                    q.withUnsafeBufferPointer { q in
+                        half.withUnsafeBufferPointer { kv in
+                            valid.withUnsafeBufferPointer { valid in
+                                attend(q.baseAddress!, kv.baseAddress!, &out, ragged ? valid.baseAddress! : nil, &scratch)
+                            }
+                        }
+                    }
+                    for r in 0..<rows {
+                        let scores = (0..<lengths[r]).map { t in
+                            (0..<dim).reduce(0.0) { $0 + Double(q[r * ldq + $1]) * Double(kv[t * ldk + $1]) } * Double(scale)
+                        }
+                        let maximum = scores.max() ?? 0
+                        let weights = scores.map { exp($0 - maximum) }
+                        let total = weights.reduce(0, +)
+                        for d in 0..<dim {
+                            let expected = (0..<lengths[r]).reduce(0.0) { $0 + weights[$1] / total * Double(kv[$1 * ldk + dim + d]) }
+                            XCTAssertEqual(Double(out[r * ldo + d]), expected, accuracy: 3e-5 * max(1, abs(expected)),
+                                           "\(name) dim \(dim) rows \(rows) ragged \(ragged) row \(r) lane \(d)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Float to half rounds to nearest even on both paths, as Swift's `Float16` does: every
+    /// half value and the midpoints between neighbours, subnormals, overflow, infinities, NaN.
+    func testFloatToHalfRoundsLikeFloat16OnEveryPath() {
+        var values: [Float] = []
+        for bits in UInt16.min...UInt16.max {
+            let value = Float(Float16(bitPattern: bits))
+            values.append(value)
+            let next = Float(Float16(bitPattern: bits &+ 1))
+            if value.isFinite && next.isFinite && (value.sign == next.sign) {
+                let midpoint = (Double(value) + Double(next)) / 2
+                values += [Float(midpoint), Float(midpoint).nextUp, Float(midpoint).nextDown]
+            }
+        }
+        values += [65504, 65519.99, 65520, 1e9, -1e9, .infinity, -.infinity, .nan, 1e-8, 2.98e-8, 2.99e-8, 6e-8, -0.0,
+                   .leastNonzeroMagnitude, .greatestFiniteMagnitude]
+        var generator = SeededGenerator(seed: 13)
+        values += (0..<10_000).map { _ in generator.gaussian() * 100 }
+        var portable = [UInt16](repeating: 0, count: values.count)
+        var dispatched = portable
+        hark_f32_to_f16_portable(values, &portable, values.count)
+        hark_f32_to_f16(values, &dispatched, values.count)
+        for (index, value) in values.enumerated() {
+            let expected = Float16(value)
+            for (name, result) in [("portable", portable[index]), ("dispatched", dispatched[index])] {
+                if expected.isNaN {
+                    XCTAssertTrue(Float16(bitPattern: result).isNaN, "\(name): \(value)")
+                } else {
+                    XCTAssertEqual(result, expected.bitPattern, "\(name): \(value) (bits \(String(value.bitPattern, radix: 16)))")
+                }
+            }
+        }
+        // And back: half to float is exact.
+        let all = (UInt16.min...UInt16.max).map { $0 }
+        var floats = [Float](repeating: 0, count: all.count)
+        hark_f16_to_f32(all, &floats, all.count)
+        for (bits, value) in zip(all, floats) where !Float16(bitPattern: bits).isNaN {
+            XCTAssertEqual(value.bitPattern, Float(Float16(bitPattern: bits)).bitPattern)
+        }
+    }
+
     func testLogSumExpHandlesSuppressedEntries() {
         var x: [Float] = (0..<51_865).map { Float($0 % 97) / 7 - 5 }
         for i in stride(from: 0, to: x.count, by: 3) { x[i] = -.infinity }
