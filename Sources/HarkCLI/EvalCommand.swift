@@ -19,6 +19,7 @@ struct EvalCommand: ParsableCommand {
             Examples:
               hark eval ../shared/data/dev-clean.tsv --model tiny.en --limit 50
               hark eval data.tsv --model tiny.en,base --beam-size 1 --json eval.json
+              hark eval data.tsv --model tiny.en --compute-type int8 --baseline eval.json
             """)
 
     @Argument(help: ArgumentHelp("The manifest: a TSV with the columns id, audio and text.", valueName: "MANIFEST.tsv"))
@@ -51,6 +52,11 @@ struct EvalCommand: ParsableCommand {
 
     @Option(name: .long, help: "Write each system's transcripts as id<TAB>text to DIR/<model>-<compute type>.tsv.")
     var hypotheses: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Compare with the float32 runs in FILE, an earlier --json report of this manifest (same models, beam size and normaliser), instead of running float32 again; use with --compute-type int8.",
+        valueName: "file"))
+    var baseline: String?
 
     @Option(name: .long, help: "CPU threads for the model (default: all cores).")
     var threads: Int?
@@ -128,6 +134,17 @@ struct EvalCommand: ParsableCommand {
             console.error("\(inputs[0]): no utterances")
             throw ExitCode(1)
         }
+        let earlier = try baseline.map { path throws -> EvaluationReport in
+            guard let data = FileManager.default.contents(atPath: path) else {
+                console.error("\(path): cannot read the baseline report")
+                throw ExitCode(1)
+            }
+            guard let report = try? JSONDecoder().decode(EvaluationReport.self, from: data) else {
+                console.error("\(path): not a report written by hark eval --json")
+                throw ExitCode(1)
+            }
+            return report
+        }
 
         var options = TranscriptionOptions()
         options.beamSize = beamSize
@@ -165,11 +182,32 @@ struct EvalCommand: ParsableCommand {
             throw ExitCode(1)
         }
 
+        if let earlier, let baseline {
+            // Fail before decoding anything when the earlier report cannot serve.
+            for system in systems where system.computeType != ComputeTypeSupport.baseline
+                && !types.contains(ComputeTypeSupport.baseline) {
+                do {
+                    _ = try earlier.baselineRun(model: system.model, beamSize: beamSize, ids: manifest.entries.map(\.id),
+                                                normalizer: normalizer.name, source: baseline)
+                } catch {
+                    console.error("\(error)")
+                    throw ExitCode(1)
+                }
+            }
+        }
         if let threads { ComputeThreads.set(threads) }
         let display = EvalProgressDisplay(console: console)
         var report = Evaluation(manifest: manifest, normalizer: normalizer)
             .run(systems, threads: threads) { display.update($0) }
         report.skipped = skipped
+        if let earlier, let baseline {
+            do {
+                try report.compare(withBaselinesOf: earlier, source: baseline)
+            } catch {
+                console.error("\(error)")
+                throw ExitCode(1)
+            }
+        }
 
         for system in report.systems {
             if let error = system.loadError { console.error("\(system.label): \(error)") }

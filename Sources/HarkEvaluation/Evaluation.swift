@@ -28,12 +28,17 @@ public enum ComputeTypeSupport {
     }
 }
 
+/// Why an evaluation could not be run or compared.
 public enum EvaluationError: Error, CustomStringConvertible, Sendable {
     case computeTypeNotAvailable(String)
+    /// An earlier report given as the float32 baseline cannot serve as one.
+    case baselineMismatch(source: String, reason: String)
 
     public var description: String {
         switch self {
         case .computeTypeNotAvailable(let type): return "compute type \(type) is not available yet"
+        case .baselineMismatch(let source, let reason):
+            return "\(source): cannot be the float32 baseline: \(reason)"
         }
     }
 }

@@ -27,6 +27,8 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     public var threads: Int?
     public var systems: [SystemResult]
     public var skipped: [SkippedSystem] = []
+    /// Where float32 runs taken from an earlier report came from (``compare(withBaselinesOf:source:)``).
+    public var baselineSource: String?
 
     public init(manifest: String, utteranceCount: Int, normalizer: String, threads: Int? = nil,
                 systems: [SystemResult], skipped: [SkippedSystem] = []) {
@@ -43,6 +45,65 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case manifest, utteranceCount = "utterance_count", normalizer, threads, systems, skipped
+        case baselineSource = "baseline_source"
+    }
+
+    /// Compares every system without a float32 run in this report with the float32 run of the
+    /// same model and beam size in `earlier` (a report of the same manifest, from `hark eval
+    /// --json`), restricted to the utterances evaluated here, and lists that run before it,
+    /// noted as coming from `source`. For re-evaluating int8 after a change without running
+    /// float32 again.
+    ///
+    /// - Throws: ``EvaluationError/baselineMismatch(source:reason:)`` when the normalisers
+    ///   differ, or `earlier` has no such run or lacks some of the utterances evaluated here.
+    public mutating func compare(withBaselinesOf earlier: EvaluationReport, source: String) throws(EvaluationError) {
+        var result: [SystemResult] = []
+        for system in systems {
+            let hasOwnBaseline = systems.contains {
+                $0.computeType == ComputeTypeSupport.baseline && $0.model == system.model && $0.beamSize == system.beamSize
+            }
+            guard system.computeType != ComputeTypeSupport.baseline, !hasOwnBaseline, system.loadError == nil else {
+                result.append(system)
+                continue
+            }
+            let baseline = try earlier.baselineRun(model: system.model, beamSize: system.beamSize,
+                                                   ids: system.utterances.map(\.id), normalizer: normalizer, source: source)
+            var compared = system
+            compared.comparison = BaselineComparison(system: system, baseline: baseline)
+            if !result.contains(where: { $0.label == baseline.label && $0.beamSize == baseline.beamSize }) {
+                result.append(baseline)
+            }
+            result.append(compared)
+        }
+        systems = result
+        baselineSource = source
+    }
+
+    /// This report's float32 run of `model` at `beamSize`, cut down to the utterances `ids`
+    /// (in that order) and summed again; `source` names the report in errors.
+    ///
+    /// - Throws: ``EvaluationError/baselineMismatch(source:reason:)`` when this report used
+    ///   another normaliser than `normalizer`, has no such run, or lacks one of `ids`.
+    public func baselineRun(model: String, beamSize: Int, ids: [String], normalizer: String,
+                            source: String) throws(EvaluationError) -> SystemResult {
+        guard self.normalizer == normalizer else {
+            throw .baselineMismatch(source: source, reason: "its normaliser is \(self.normalizer), this run's \(normalizer)")
+        }
+        guard var baseline = systems.first(where: {
+            $0.computeType == ComputeTypeSupport.baseline && $0.model == model && $0.beamSize == beamSize && $0.loadError == nil
+        }) else {
+            throw .baselineMismatch(source: source, reason: "it has no \(model) float32 run with beam size \(beamSize)")
+        }
+        let byID = Dictionary(baseline.utterances.map { ($0.id, $0) }) { first, _ in first }
+        let missing = ids.filter { byID[$0] == nil }
+        if let first = missing.first {
+            throw .baselineMismatch(source: source, reason: "\(missing.count) of the \(ids.count) utterances are not in it (first: \(first))")
+        }
+        baseline.utterances = ids.compactMap { byID[$0] }
+        baseline.peakRSSBytes = nil
+        baseline.loadSeconds = nil
+        baseline.summarise()
+        return baseline
     }
 
     /// The column headers of `markdown()`, in order.
@@ -98,6 +159,9 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
             if let error = system.loadError { lines.append("\(system.label): \(error)") }
         }
         for skip in skipped { lines.append("\(skip.model) \(skip.computeType): \(skip.reason)") }
+        if let baselineSource {
+            lines.append("float32 rows: from the earlier report \(baselineSource), on the same utterances (its speed is that run's).")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -148,6 +148,39 @@ final class TranscribeCommandTests: XCTestCase {
         XCTAssertEqual(left, [])
     }
 
+    /// `hark eval --baseline`: int8 alone against the float32 run of an earlier `--json`
+    /// report gives the comparison that running both together gives.
+    func testEvalComparesWithAnEarlierFloat32Report() throws {
+        let manifest = TestSupport.sharedData.appendingPathComponent("dev-clean.tsv").path
+        let both = directory.appendingPathComponent("both.json").path
+        let together = try run(["eval", manifest, "--model", "tiny.en", "--limit", "3", "--beam-size", "1", "--json", both, "-q"])
+        XCTAssertEqual(together.status, 0, together.stderr)
+        let alone = try run(["eval", manifest, "--model", "tiny.en", "--limit", "2", "--beam-size", "1",
+                             "--compute-type", "int8", "--baseline", both, "-q"])
+        XCTAssertEqual(alone.status, 0, alone.stderr)
+        let rows = alone.stdout.split(separator: "\n").filter { $0.hasPrefix("| tiny.en ") }
+        XCTAssertEqual(rows.count, 2, alone.stdout)
+        XCTAssertTrue(rows[0].hasPrefix("| tiny.en float32 | 1 | 2 | 0 |") && rows[0].contains("| baseline |"), alone.stdout)
+        XCTAssertTrue(rows[1].hasPrefix("| tiny.en int8 | 1 | 2 | 0 |"), alone.stdout)
+        XCTAssertTrue(alone.stdout.contains("float32 rows: from the earlier report \(both)"), alone.stdout)
+        // Float32 of the first two utterances, as the earlier run scored them.
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: both))) as? [String: Any])
+        let systems = try XCTUnwrap(report["systems"] as? [[String: Any]])
+        let floatRun = try XCTUnwrap(systems.first { $0["compute_type"] as? String == "float32" })
+        let utterances = try XCTUnwrap(floatRun["utterances"] as? [[String: Any]]).prefix(2)
+        let edits = utterances.compactMap { $0["word_edits"] as? [String: Int] }
+        let errors = edits.map { ($0["substitutions"] ?? 0) + ($0["deletions"] ?? 0) + ($0["insertions"] ?? 0) }.reduce(0, +)
+        let words = edits.map { ($0["hits"] ?? 0) + ($0["substitutions"] ?? 0) + ($0["deletions"] ?? 0) }.reduce(0, +)
+        XCTAssertTrue(rows[0].contains(String(format: "| %.2f |", 100 * Double(errors) / Double(words))), "\(rows[0]) \(errors)/\(words)")
+
+        // A report without that model's float32 run is refused before any decoding.
+        let refused = try run(["eval", manifest, "--model", "tiny.en", "--limit", "2", "--beam-size", "5",
+                               "--compute-type", "int8", "--baseline", both])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.stderr, "hark: \(both): cannot be the float32 baseline: it has no tiny.en float32 run with beam size 5\n")
+        XCTAssertFalse(refused.stderr.contains("utterance"), "nothing was decoded: \(refused.stderr)")
+    }
+
     func testUsageErrorsExitWithTwo() throws {
         for arguments in [["transcribe", "--format", "docx", "x.wav"], ["transcribe"], ["transcribe", "--beam-size", "0", "x.wav"],
                           ["transcribe", "--frobnicate", "x.wav"]] {

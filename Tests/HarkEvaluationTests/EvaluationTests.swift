@@ -38,6 +38,44 @@ final class EvaluationReportTests: XCTestCase {
         XCTAssertEqual(comparison.relativeChange ?? 0, 1.0 / 3.0, accuracy: 1e-12)
     }
 
+    /// `hark eval --compute-type int8 --baseline earlier.json`: the float32 run of an earlier
+    /// report, cut to the utterances evaluated now, becomes the comparison; mismatches fail.
+    func testEarlierReportServesAsTheBaselineOnTheSameUtterances() throws {
+        // The earlier float32 run covered six utterances; this int8 run the first four.
+        let earlierFloat = system("float32", errors: [1, 2, 0, 3, 9, 9])
+        let earlier = try JSONDecoder().decode(
+            EvaluationReport.self,
+            from: EvaluationReport(manifest: "dev.tsv", utteranceCount: 6, normalizer: "english", systems: [earlierFloat]).json())
+        var report = EvaluationReport(manifest: "dev.tsv", utteranceCount: 4, normalizer: "english",
+                                      systems: [system("int8", errors: [2, 1, 0, 5])])
+        try report.compare(withBaselinesOf: earlier, source: "float.json")
+        XCTAssertEqual(report.systems.map(\.label), ["tiny.en float32", "tiny.en int8"])
+        XCTAssertEqual(report.systems[0].utterances.map(\.id), ["u0", "u1", "u2", "u3"])
+        XCTAssertEqual(report.systems[0].wordErrorRate, 6.0 / 40.0, accuracy: 1e-12)
+        let comparison = try XCTUnwrap(report.systems[1].comparison)
+        XCTAssertEqual([comparison.worse, comparison.better, comparison.same], [2, 1, 1])
+        XCTAssertEqual(comparison.absoluteChange, 2.0 / 40.0, accuracy: 1e-12)
+        let markdown = report.markdown()
+        XCTAssertTrue(markdown.contains("| 2 / 1 / 1 | +5.00 | +33.3 % |"), markdown)
+        XCTAssertTrue(markdown.contains("float32 rows: from the earlier report float.json"), markdown)
+
+        // An utterance the earlier run lacks, another normaliser, another model: refused.
+        var longer = EvaluationReport(manifest: "dev.tsv", utteranceCount: 7, normalizer: "english",
+                                      systems: [system("int8", errors: [0, 0, 0, 0, 0, 0, 0])])
+        XCTAssertThrowsError(try longer.compare(withBaselinesOf: earlier, source: "float.json")) { error in
+            XCTAssertEqual("\(error)", "float.json: cannot be the float32 baseline: 1 of the 7 utterances are not in it (first: u6)")
+        }
+        var basic = EvaluationReport(manifest: "dev.tsv", utteranceCount: 4, normalizer: "basic",
+                                     systems: [system("int8", errors: [0, 0, 0, 0])])
+        XCTAssertThrowsError(try basic.compare(withBaselinesOf: earlier, source: "float.json"))
+        var other = system("int8", errors: [0])
+        other.model = "base"
+        var otherModel = EvaluationReport(manifest: "dev.tsv", utteranceCount: 1, normalizer: "english", systems: [other])
+        XCTAssertThrowsError(try otherModel.compare(withBaselinesOf: earlier, source: "float.json")) { error in
+            XCTAssertTrue("\(error)".hasSuffix("it has no base float32 run with beam size 1"), "\(error)")
+        }
+    }
+
     func testSummaryTotalsAndSpeed() {
         var result = system("float32", errors: [1, 2])
         result.utterances.append(UtteranceResult(id: "bad", audio: "bad.wav", reference: "x", error: "cannot decode"))
