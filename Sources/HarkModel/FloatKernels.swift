@@ -240,6 +240,19 @@ public enum ComputeThreads {
     /// The thread count in use.
     public static var count: Int { max(1, hark_thread_count()) }
 
+    /// Runs `body(head, scratch)` for every one of `heads` attention heads, the heads split
+    /// over the threads; each thread gets its own `scratchCount` floats of scratch (scores).
+    static func forEachHead(_ heads: Int, scratchCount: Int,
+                            _ body: @Sendable (_ head: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
+        let threads = min(count, heads)
+        DispatchQueue.concurrentPerform(iterations: threads) { part in
+            var scratch = [Float](repeating: 0, count: scratchCount)
+            scratch.withUnsafeMutableBufferPointer { scratch in
+                for head in (heads * part / threads)..<(heads * (part + 1) / threads) { body(head, scratch.start) }
+            }
+        }
+    }
+
     /// Keeps OpenBLAS on the calling thread (idempotent; done by every model load).
     static func keepBLASSingleThreaded() {
         openblas_set_num_threads(1)

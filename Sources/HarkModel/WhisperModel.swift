@@ -126,22 +126,16 @@ public final class WhisperModel: Sendable {
         let headWidth = d / heads
         let scale = 1 / Float(headWidth).squareRoot()
         var output = [Float](repeating: 0, count: rows * d)
-        let threads = min(ComputeThreads.count, heads)
         qkv.withUnsafeBufferPointer { qkv in
             output.withUnsafeMutableBufferPointer { out in
                 let base = SendablePointer(qkv.start), out = SendableMutablePointer(out.start)
-                DispatchQueue.concurrentPerform(iterations: threads) { part in
-                    var scores = [Float](repeating: 0, count: rows * rows)
-                    scores.withUnsafeMutableBufferPointer { s in
-                        for head in (heads * part / threads)..<(heads * (part + 1) / threads) {
-                            let q = base.value + head * headWidth, k = q + d, v = q + 2 * d
-                            FloatKernels.gemmTransposedB(m: rows, n: rows, k: headWidth, alpha: scale, a: q, lda: 3 * d,
-                                                         b: k, ldb: 3 * d, c: s.start, ldc: rows)
-                            hark_softmax_rows(s.start, rows, rows, rows, nil)
-                            FloatKernels.gemm(m: rows, n: headWidth, k: rows, a: s.start, lda: rows,
-                                              b: v, ldb: 3 * d, c: out.value + head * headWidth, ldc: d)
-                        }
-                    }
+                ComputeThreads.forEachHead(heads, scratchCount: rows * rows) { head, scores in
+                    let q = base.value + head * headWidth, k = q + d, v = q + 2 * d
+                    FloatKernels.gemmTransposedB(m: rows, n: rows, k: headWidth, alpha: scale, a: q, lda: 3 * d,
+                                                 b: k, ldb: 3 * d, c: scores, ldc: rows)
+                    hark_softmax_rows(scores, rows, rows, rows, nil)
+                    FloatKernels.gemm(m: rows, n: headWidth, k: rows, a: scores, lda: rows,
+                                      b: v, ldb: 3 * d, c: out.value + head * headWidth, ldc: d)
                 }
             }
         }
@@ -392,17 +386,11 @@ public struct DecoderState: Sendable {
         let scale = 1 / Float(headWidth).squareRoot()
         let positions = audioPositions
         var output = [Float](repeating: 0, count: rows * width)
-        let threads = min(ComputeThreads.count, heads)
         query.withUnsafeBufferPointer { q in
             output.withUnsafeMutableBufferPointer { out in
                 let q = SendablePointer(q.start), out = SendableMutablePointer(out.start)
-                DispatchQueue.concurrentPerform(iterations: threads) { part in
-                    var scores = [Float](repeating: 0, count: rows * positions)
-                    scores.withUnsafeMutableBufferPointer { s in
-                        for head in (heads * part / threads)..<(heads * (part + 1) / threads) {
-                            attend(q.value, head * headWidth, out.value, s.start, headWidth, scale)
-                        }
-                    }
+                ComputeThreads.forEachHead(heads, scratchCount: rows * positions) { head, scores in
+                    attend(q.value, head * headWidth, out.value, scores, headWidth, scale)
                 }
             }
         }
