@@ -16,31 +16,15 @@
 #define HARK_X86 1
 #endif
 
-// Keys and values are stored as floats or, for int8 models, as IEEE half-precision values
-// (hark_attend_rows_f16): every decoder step reads a window's whole cross-attention keys and
-// values (1500 positions × 2 × d_model), which miss the caches, so their size, not the
-// arithmetic, sets the step's time. Scores and the weighted sum are accumulated in float.
-
-static inline float half_to_float(uint16_t h) {
-    float f;
-    hark_f16_to_f32(&h, &f, 1);
-    return f;
-}
-
-// One stored value: element `index` of a float (half = 0) or half (half = 1) array.
-static inline float load_one(const void *base, size_t index, int half) {
-    return half ? half_to_float(((const uint16_t *)base)[index]) : ((const float *)base)[index];
-}
-
-static void attend_portable(const int half, const float *q, size_t ldq, const void *k, size_t ldk,
-                            const void *v, size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
+static void attend_portable(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
+                            size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
                             const size_t *valid, size_t dim, float scale, float *scores) {
     for (size_t r = 0; r < rows; r++) {
         size_t n = valid ? valid[r] : count;
         float *s = scores + r * count;
         for (size_t t = 0; t < n; t++) {
             float dot = 0;
-            for (size_t d = 0; d < dim; d++) dot += q[r * ldq + d] * load_one(k, t * ldk + d, half);
+            for (size_t d = 0; d < dim; d++) dot += q[r * ldq + d] * k[t * ldk + d];
             s[t] = dot * scale;
         }
     }
@@ -51,7 +35,7 @@ static void attend_portable(const int half, const float *q, size_t ldq, const vo
         for (size_t d = 0; d < dim; d++) o[d] = 0;
         for (size_t t = 0; t < n; t++) {
             float p = scores[r * count + t];
-            for (size_t d = 0; d < dim; d++) o[d] += p * load_one(v, t * ldv + d, half);
+            for (size_t d = 0; d < dim; d++) o[d] += p * v[t * ldv + d];
         }
     }
 }
@@ -59,23 +43,11 @@ static void attend_portable(const int half, const float *q, size_t ldq, const vo
 void hark_attend_rows_portable(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
                                size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
                                const size_t *valid, size_t dim, float scale, float *scores) {
-    attend_portable(0, q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
-}
-
-void hark_attend_rows_f16_portable(const float *q, size_t ldq, const uint16_t *k, size_t ldk, const uint16_t *v,
-                                   size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
-                                   const size_t *valid, size_t dim, float scale, float *scores) {
-    attend_portable(1, q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+    attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
 }
 
 #if HARK_X86
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
-
-// Eight stored values from element `index` on, as floats.
-__attribute__((always_inline)) AVX2 static inline __m256 load8(const void *base, size_t index, const int half) {
-    if (half) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + index)));
-    return _mm256_loadu_ps((const float *)base + index);
-}
+#define AVX2 __attribute__((target("avx2,fma")))
 
 // The 8 horizontal sums of p[0..7], in order, as one vector.
 AVX2 static inline __m256 sum8x8(__m256 p0, __m256 p1, __m256 p2, __m256 p3, __m256 p4, __m256 p5,
@@ -87,22 +59,20 @@ AVX2 static inline __m256 sum8x8(__m256 p0, __m256 p1, __m256 p2, __m256 p3, __m
                          _mm256_permute2f128_ps(h0123, h4567, 0x31));
 }
 
-__attribute__((always_inline)) AVX2 static inline float dot_avx2(const float *a, const void *b, size_t index,
-                                                                 size_t dim, const int half) {
+AVX2 static inline float dot_avx2(const float *a, const float *b, size_t dim) {
     __m256 acc = _mm256_setzero_ps();
-    for (size_t d = 0; d < dim; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), load8(b, index + d, half), acc);
+    for (size_t d = 0; d < dim; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), acc);
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
 
-__attribute__((always_inline)) AVX2 static inline void
-attend_avx2(const int half, const float *q, size_t ldq, const void *k, size_t ldk, const void *v, size_t ldv,
-            float *out, size_t ldo, size_t rows, size_t count, const size_t *valid, size_t dim, float scale,
-            float *scores) {
+AVX2 void hark_attend_rows_avx2(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
+                                size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
+                                const size_t *valid, size_t dim, float scale, float *scores) {
     if (dim % 8 != 0 || dim > 256) {
-        attend_portable(half, q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+        attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
         return;
     }
     size_t longest = 0;
@@ -114,20 +84,21 @@ attend_avx2(const int half, const float *q, size_t ldq, const void *k, size_t ld
     // Scores, 8 keys at a time for every row (the 8 key rows stay in L1 across the rows).
     size_t t = 0;
     for (; t + 8 <= longest; t += 8) {
+        const float *kt = k + t * ldk;
         for (size_t r = 0; r < rows; r++) {
             const float *qr = q + r * ldq;
             __m256 p[8];
             for (int j = 0; j < 8; j++) p[j] = _mm256_setzero_ps();
             for (size_t d = 0; d < dim; d += 8) {
                 __m256 qv = _mm256_loadu_ps(qr + d);
-                for (int j = 0; j < 8; j++) p[j] = _mm256_fmadd_ps(qv, load8(k, (t + (size_t)j) * ldk + d, half), p[j]);
+                for (int j = 0; j < 8; j++) p[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + (size_t)j * ldk + d), p[j]);
             }
             _mm256_storeu_ps(scores + r * count + t,
                              _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale));
         }
     }
     for (; t < longest; t++)
-        for (size_t r = 0; r < rows; r++) scores[r * count + t] = dot_avx2(q + r * ldq, k, t * ldk, dim, half) * scale;
+        for (size_t r = 0; r < rows; r++) scores[r * count + t] = dot_avx2(q + r * ldq, k + t * ldk, dim) * scale;
 
     hark_softmax_rows_avx2(scores, rows, count, count, valid);
 
@@ -144,41 +115,25 @@ attend_avx2(const int half, const float *q, size_t ldq, const void *k, size_t ld
             if (vectors == 8) {
                 for (size_t i = 0; i < n; i++) {
                     __m256 p = _mm256_set1_ps(pr[i]);
-                    for (size_t j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(p, load8(v, i * ldv + d0 + 8 * j, half), acc[j]);
+                    const float *vi = v + i * ldv + d0;
+                    for (size_t j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vi + 8 * j), acc[j]);
                 }
             } else {
                 for (size_t i = 0; i < n; i++) {
                     __m256 p = _mm256_set1_ps(pr[i]);
-                    for (size_t j = 0; j < vectors; j++) acc[j] = _mm256_fmadd_ps(p, load8(v, i * ldv + d0 + 8 * j, half), acc[j]);
+                    const float *vi = v + i * ldv + d0;
+                    for (size_t j = 0; j < vectors; j++) acc[j] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vi + 8 * j), acc[j]);
                 }
             }
             for (size_t j = 0; j < vectors; j++) _mm256_storeu_ps(o + d0 + 8 * j, acc[j]);
         }
     }
 }
-
-AVX2 void hark_attend_rows_avx2(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
-                                size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
-                                const size_t *valid, size_t dim, float scale, float *scores) {
-    attend_avx2(0, q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
-}
-
-AVX2 void hark_attend_rows_f16_avx2(const float *q, size_t ldq, const uint16_t *k, size_t ldk, const uint16_t *v,
-                                    size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
-                                    const size_t *valid, size_t dim, float scale, float *scores) {
-    attend_avx2(1, q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
-}
 #else
 void hark_attend_rows_avx2(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
                            size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
                            const size_t *valid, size_t dim, float scale, float *scores) {
-    attend_portable(0, q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
-}
-
-void hark_attend_rows_f16_avx2(const float *q, size_t ldq, const uint16_t *k, size_t ldk, const uint16_t *v,
-                               size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
-                               const size_t *valid, size_t dim, float scale, float *scores) {
-    attend_portable(1, q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+    attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
 }
 #endif
 
@@ -188,16 +143,7 @@ void hark_attend_rows(const float *q, size_t ldq, const float *k, size_t ldk, co
     if (hark_kernels_use_avx2())
         hark_attend_rows_avx2(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
     else
-        attend_portable(0, q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
-}
-
-void hark_attend_rows_f16(const float *q, size_t ldq, const uint16_t *k, size_t ldk, const uint16_t *v, size_t ldv,
-                          float *out, size_t ldo, size_t rows, size_t count, const size_t *valid, size_t dim,
-                          float scale, float *scores) {
-    if (hark_kernels_use_avx2())
-        hark_attend_rows_f16_avx2(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
-    else
-        attend_portable(1, q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+        attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
 }
 
 // ---------------------------------------------------------------------------------------------

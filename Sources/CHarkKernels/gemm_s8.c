@@ -69,7 +69,7 @@ size_t hark_s8_packed_bytes(size_t n, size_t k) {
 
 int hark_kernels_have_avx2(void) {
 #if HARK_X86
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     return 0;
 #endif

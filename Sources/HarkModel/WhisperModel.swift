@@ -158,17 +158,11 @@ public final class WhisperModel: Sendable {
     // MARK: Decoder
 
     /// Prepares decoding of one encoded window for `batch` hypotheses: computes every
-    /// layer's cross-attention keys and values once. int8 models keep them in half precision:
-    /// every decoding step reads them all (1500 positions × 2 × width per layer), so their
-    /// size, not the arithmetic, sets the step's time, and half precision's rounding (2⁻¹¹
-    /// relative) is far below int8's.
+    /// layer's cross-attention keys and values once.
     public func makeDecoderState(encoderOutput: [Float], batch: Int) -> DecoderState {
         let d = dimensions.modelWidth
         let positions = encoderOutput.count / d
-        let cross = weights.decoderLayers.map { layer in
-            let keysAndValues = layer.crossKeyValue(encoderOutput, rows: positions)
-            return computeType == .int8 ? CrossKeyValues(halfOf: keysAndValues) : CrossKeyValues(keysAndValues)
-        }
+        let cross = weights.decoderLayers.map { $0.crossKeyValue(encoderOutput, rows: positions) }
         return DecoderState(batch: batch, width: d, capacity: dimensions.textContext,
                             layers: dimensions.decoderLayers, crossKeyValues: cross, audioPositions: positions)
     }
@@ -244,9 +238,9 @@ public struct DecoderState: Sendable {
     let audioPositions: Int
     private var keys: [[[Float]]]      // [hypothesis][layer][capacity · width]
     private var values: [[[Float]]]
-    private let crossKeyValues: [CrossKeyValues]   // per layer
+    private let crossKeyValues: [[Float]]   // per layer: [audioPositions][2·width] = [k | v]
 
-    init(batch: Int, width: Int, capacity: Int, layers: Int, crossKeyValues: [CrossKeyValues], audioPositions: Int) {
+    init(batch: Int, width: Int, capacity: Int, layers: Int, crossKeyValues: [[Float]], audioPositions: Int) {
         self.width = width
         self.capacity = capacity
         self.audioPositions = audioPositions
@@ -333,82 +327,35 @@ public struct DecoderState: Sendable {
     static let fewRows = 32
 
     func crossAttention(layer: Int, query: [Float], rows: Int, heads: Int) -> [Float] {
-        let few = rows <= Self.fewRows
-        switch crossKeyValues[layer] {
-        case .float(let keysAndValues):
-            return crossAttention(keysAndValues, query: query, rows: rows, heads: heads, few: few)
-        case .half(let keysAndValues) where few:
-            let width = self.width, positions = audioPositions
-            return keysAndValues.withUnsafeBufferPointer { kv in
-                guard let base = kv.baseAddress else { return [Float](repeating: 0, count: rows * width) }
-                let kv = SendablePointer(base)
-                return crossAttention(query: query, rows: rows, heads: heads) { q, offset, out, scores, headWidth, scale in
-                    hark_attend_rows_f16(q + offset, width, kv.value + offset, 2 * width, kv.value + width + offset, 2 * width,
-                                         out + offset, width, rows, positions, nil, headWidth, scale, scores)
-                }
-            }
-        case .half(let keysAndValues):
-            // Many rows (a prompt fed at once): widen once and use the BLAS products.
-            var floats = [Float](repeating: 0, count: keysAndValues.count)
-            floats.withUnsafeMutableBufferPointer { hark_f16_to_f32(keysAndValues, $0.start, $0.count) }
-            return crossAttention(floats, query: query, rows: rows, heads: heads, few: false)
-        }
-    }
-
-    private func crossAttention(_ keysAndValues: [Float], query: [Float], rows: Int, heads: Int, few: Bool) -> [Float] {
-        let width = self.width, positions = audioPositions
-        return keysAndValues.withUnsafeBufferPointer { kv in
-            let kv = SendablePointer(kv.start)
-            return crossAttention(query: query, rows: rows, heads: heads) { q, offset, out, scores, headWidth, scale in
-                if few {
-                    hark_attend_rows(q + offset, width, kv.value + offset, 2 * width, kv.value + width + offset, 2 * width,
-                                     out + offset, width, rows, positions, nil, headWidth, scale, scores)
-                    return
-                }
-                FloatKernels.gemmTransposedB(m: rows, n: positions, k: headWidth, alpha: scale,
-                                             a: q + offset, lda: width, b: kv.value + offset, ldb: 2 * width,
-                                             c: scores, ldc: positions)
-                hark_softmax_rows(scores, rows, positions, positions, nil)
-                FloatKernels.gemm(m: rows, n: headWidth, k: positions, a: scores, lda: positions,
-                                  b: kv.value + width + offset, ldb: 2 * width, c: out + offset, ldc: width)
-            }
-        }
-    }
-
-    /// Runs `attend(query, offset of the head, output, scores scratch, head width, scale)` for
-    /// every head; every hypothesis attends to the same audio, and the heads are split over
-    /// the threads.
-    private func crossAttention(
-        query: [Float], rows: Int, heads: Int,
-        attend: @Sendable (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Float) -> Void
-    ) -> [Float] {
         let headWidth = width / heads
         let scale = 1 / Float(headWidth).squareRoot()
         let positions = audioPositions
+        let width = self.width
+        let few = rows <= Self.fewRows
         var output = [Float](repeating: 0, count: rows * width)
+        // Every hypothesis attends to the same audio; the heads are split over the threads.
         query.withUnsafeBufferPointer { q in
-            output.withUnsafeMutableBufferPointer { out in
-                let q = SendablePointer(q.start), out = SendableMutablePointer(out.start)
-                ComputeThreads.forEachHead(heads, scratchCount: rows * positions) { head, scores in
-                    attend(q.value, head * headWidth, out.value, scores, headWidth, scale)
+            crossKeyValues[layer].withUnsafeBufferPointer { kv in
+                output.withUnsafeMutableBufferPointer { out in
+                    let q = SendablePointer(q.start), kv = SendablePointer(kv.start), out = SendableMutablePointer(out.start)
+                    ComputeThreads.forEachHead(heads, scratchCount: rows * positions) { head, scores in
+                        let offset = head * headWidth
+                        if few {
+                            hark_attend_rows(q.value + offset, width, kv.value + offset, 2 * width,
+                                             kv.value + width + offset, 2 * width, out.value + offset, width,
+                                             rows, positions, nil, headWidth, scale, scores)
+                            return
+                        }
+                        FloatKernels.gemmTransposedB(m: rows, n: positions, k: headWidth, alpha: scale,
+                                                     a: q.value + offset, lda: width, b: kv.value + offset, ldb: 2 * width,
+                                                     c: scores, ldc: positions)
+                        hark_softmax_rows(scores, rows, positions, positions, nil)
+                        FloatKernels.gemm(m: rows, n: headWidth, k: positions, a: scores, lda: positions,
+                                          b: kv.value + width + offset, ldb: 2 * width, c: out.value + offset, ldc: width)
+                    }
                 }
             }
         }
         return output
-    }
-}
-
-/// One decoder layer's cross-attention keys and values for a window, `[positions][2·width]`
-/// (each row `[k | v]`): floats, or IEEE half-precision values for int8 models.
-enum CrossKeyValues: Sendable {
-    case float([Float])
-    case half([UInt16])
-
-    init(_ keysAndValues: [Float]) { self = .float(keysAndValues) }
-
-    init(halfOf keysAndValues: [Float]) {
-        var half = [UInt16](repeating: 0, count: keysAndValues.count)
-        half.withUnsafeMutableBufferPointer { hark_f32_to_f16(keysAndValues, $0.baseAddress, $0.count) }
-        self = .half(half)
     }
 }

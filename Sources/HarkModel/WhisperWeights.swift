@@ -179,8 +179,7 @@ public enum ComputeType: String, Sendable, CaseIterable {
     /// 32-bit float weights and activations.
     case float32
     /// int8 weights (per output channel) and activations (per row, quantized on the fly);
-    /// LayerNorm, softmax, GELU and residuals stay in float, and the cross-attention keys and
-    /// values are kept in half precision.
+    /// LayerNorm, softmax, GELU and residuals stay in float.
     case int8
 }
 

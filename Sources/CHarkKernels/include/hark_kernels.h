@@ -11,12 +11,6 @@ extern "C" {
 /// Converts `count` IEEE half-precision values to single precision (F16C when available).
 void hark_f16_to_f32(const uint16_t *src, float *dst, size_t count);
 
-/// Converts `count` floats to IEEE half precision, rounding to nearest even (F16C when
-/// available): magnitudes beyond 65504 become infinities, NaNs stay NaNs.
-void hark_f32_to_f16(const float *src, uint16_t *dst, size_t count);
-/// The portable (bit manipulation) path of hark_f32_to_f16, for tests.
-void hark_f32_to_f16_portable(const float *src, uint16_t *dst, size_t count);
-
 /// Converts `count` bfloat16 values to single precision.
 void hark_bf16_to_f32(const uint16_t *src, float *dst, size_t count);
 
@@ -161,19 +155,6 @@ void hark_attend_rows_avx2(const float *q, size_t ldq, const float *k, size_t ld
 void hark_attend_rows_portable(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
                                size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
                                const size_t *valid, size_t dim, float scale, float *scores);
-
-/// hark_attend_rows with keys and values stored in IEEE half precision (scores, softmax and
-/// sums in float): half the bytes for the cross-attention of int8 models, which every decoder
-/// step reads whole.
-void hark_attend_rows_f16(const float *q, size_t ldq, const uint16_t *k, size_t ldk, const uint16_t *v,
-                          size_t ldv, float *out, size_t ldo, size_t rows, size_t count, const size_t *valid,
-                          size_t dim, float scale, float *scores);
-void hark_attend_rows_f16_avx2(const float *q, size_t ldq, const uint16_t *k, size_t ldk, const uint16_t *v,
-                               size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
-                               const size_t *valid, size_t dim, float scale, float *scores);
-void hark_attend_rows_f16_portable(const float *q, size_t ldq, const uint16_t *k, size_t ldk, const uint16_t *v,
-                                   size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
-                                   const size_t *valid, size_t dim, float scale, float *scores);
 
 /// y[r][n] = x[r] · w[n] (+ bias[n]) for r < rows and n in [n0, n1): w is n × k row-major
 /// (stride k), x has row stride ldx, y row stride ldy. For few rows (decoder steps in float32):
