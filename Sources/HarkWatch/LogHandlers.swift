@@ -78,49 +78,39 @@ func orderedKeys(_ metadata: Logger.Metadata) -> [String] {
     return leading.filter { metadata[$0] != nil } + metadata.keys.filter { !leading.contains($0) }.sorted()
 }
 
-/// A handler that writes each event as one formatted line to a sink; the two formats differ
-/// only in `format`.
-public protocol LineLogHandler: LogHandler {
-    var sink: LogSink { get }
-    init(label: String, sink: LogSink)
-    func format(_ event: LogEvent, metadata: Logger.Metadata, time: Date) -> String
-}
+/// A handler that writes each event as one line to a sink, in the text or the JSON format.
+public struct LineLogHandler: LogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    public let format: LogFormat
+    public let sink: LogSink
 
-extension LineLogHandler {
+    public init(format: LogFormat, sink: LogSink = .standardError) {
+        self.format = format
+        self.sink = sink
+    }
+
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
     public func log(event: LogEvent) {
-        sink.write(line: format(event, metadata: mergedMetadata(metadata, provider: metadataProvider, event: event), time: Date()))
-    }
-
-    /// A handler factory at `level` writing to `sink`.
-    static func factory(level: Logger.Level, sink: LogSink) -> @Sendable (String) -> any LogHandler {
-        { label in
-            var handler = Self(label: label, sink: sink)
-            handler.logLevel = level
-            return handler
+        let merged = mergedMetadata(metadata, provider: metadataProvider, event: event)
+        switch format {
+        case .text: sink.write(line: TextLine.format(event, metadata: merged, time: Date()))
+        case .json: sink.write(line: JSONLine.format(event, metadata: merged, time: Date()))
         }
     }
 }
 
 /// `2025-03-01T09:15:02.345+01:00 info  done path=note.m4a audio=3.4s took=1.2s speed=2.8x`
-public struct TextLogHandler: LineLogHandler {
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
-    public let sink: LogSink
-
-    public init(label: String, sink: LogSink = .standardError) {
-        self.sink = sink
-    }
-
-    public func format(_ event: LogEvent, metadata: Logger.Metadata, time: Date) -> String {
+enum TextLine {
+    static func format(_ event: LogEvent, metadata: Logger.Metadata, time: Date) -> String {
         var line = "\(LogTime.string(time)) \(event.level.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(event.message)"
         for key in orderedKeys(metadata) {
-            line += " \(key)=\(TextLogHandler.quote(TextLogHandler.text(metadata[key]!)))"
+            line += " \(key)=\(quote(text(metadata[key]!)))"
         }
         return line
     }
@@ -147,22 +137,13 @@ public struct TextLogHandler: LineLogHandler {
 
 /// One JSON object per line: `{"time":…,"level":"info","event":"done","path":"note.m4a","audio_seconds":3.4,…}`.
 /// Numbers and booleans passed as metadata stay numbers and booleans.
-public struct JSONLogHandler: LineLogHandler {
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
-    public let sink: LogSink
-
-    public init(label: String, sink: LogSink = .standardError) {
-        self.sink = sink
-    }
-
-    public func format(_ event: LogEvent, metadata: Logger.Metadata, time: Date) -> String {
-        var fields = ["\"time\":\(JSONLogHandler.string(LogTime.string(time)))",
-                      "\"level\":\(JSONLogHandler.string(event.level.rawValue))",
-                      "\"event\":\(JSONLogHandler.string(event.message.description))"]
+enum JSONLine {
+    static func format(_ event: LogEvent, metadata: Logger.Metadata, time: Date) -> String {
+        var fields = ["\"time\":\(string(LogTime.string(time)))",
+                      "\"level\":\(string(event.level.rawValue))",
+                      "\"event\":\(string(event.message.description))"]
         for key in orderedKeys(metadata) where !["time", "level", "event"].contains(key) {
-            fields.append("\(JSONLogHandler.string(key)):\(JSONLogHandler.json(metadata[key]!))")
+            fields.append("\(string(key)):\(json(metadata[key]!))")
         }
         return "{" + fields.joined(separator: ",") + "}"
     }
@@ -207,9 +188,10 @@ public enum LogFormat: String, Sendable, CaseIterable {
 
     /// A handler factory for `LoggingSystem.bootstrap` or `Logger(label:factory:)`.
     public func handler(level: Logger.Level, sink: LogSink = .standardError) -> @Sendable (String) -> any LogHandler {
-        switch self {
-        case .text: TextLogHandler.factory(level: level, sink: sink)
-        case .json: JSONLogHandler.factory(level: level, sink: sink)
+        { _ in
+            var handler = LineLogHandler(format: self, sink: sink)
+            handler.logLevel = level
+            return handler
         }
     }
 }
