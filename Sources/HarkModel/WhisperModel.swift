@@ -162,9 +162,33 @@ public final class WhisperModel: Sendable {
     public func makeDecoderState(encoderOutput: [Float], batch: Int) -> DecoderState {
         let d = dimensions.modelWidth
         let positions = encoderOutput.count / d
-        let cross = weights.decoderLayers.map { $0.crossKeyValue(encoderOutput, rows: positions) }
+        let heads = dimensions.decoderHeads
+        let cross = weights.decoderLayers.map {
+            Self.headMajor($0.crossKeyValue(encoderOutput, rows: positions), positions: positions, width: d, heads: heads)
+        }
         return DecoderState(batch: batch, width: d, capacity: dimensions.textContext,
                             layers: dimensions.decoderLayers, crossKeyValues: cross, audioPositions: positions)
+    }
+
+    /// Rearranges `[positions][k | v]` rows (`2 · width` each) into one block per head, the
+    /// keys of every head first, then the values: `[2 · heads][positions][width / heads]`.
+    /// Each step of the decoder then streams each head's keys and values in order, which the
+    /// hardware prefetchers follow, instead of 256-byte pieces at a stride of `2 · width`.
+    static func headMajor(_ keyValues: [Float], positions: Int, width: Int, heads: Int) -> [Float] {
+        let headWidth = width / heads
+        var blocks = [Float](repeating: 0, count: keyValues.count)
+        keyValues.withUnsafeBufferPointer { source in
+            blocks.withUnsafeMutableBufferPointer { blocks in
+                for block in 0..<(2 * heads) {
+                    let column = block * headWidth   // keys of head h at h·headWidth, values after width
+                    for t in 0..<positions {
+                        let from = t * 2 * width + column, to = (block * positions + t) * headWidth
+                        for i in 0..<headWidth { blocks[to + i] = source[from + i] }
+                    }
+                }
+            }
+        }
+        return blocks
     }
 
     /// Feeds `tokens[b]` (the same count for every hypothesis) after what the state holds;
@@ -238,7 +262,7 @@ public struct DecoderState: Sendable {
     let audioPositions: Int
     private var keys: [[[Float]]]      // [hypothesis][layer][capacity · width]
     private var values: [[[Float]]]
-    private let crossKeyValues: [[Float]]   // per layer: [audioPositions][2·width] = [k | v]
+    private let crossKeyValues: [[Float]]   // per layer: [2·heads][audioPositions][headWidth], keys then values
 
     init(batch: Int, width: Int, capacity: Int, layers: Int, crossKeyValues: [[Float]], audioPositions: Int) {
         self.width = width
@@ -340,18 +364,19 @@ public struct DecoderState: Sendable {
                     let q = SendablePointer(q.start), kv = SendablePointer(kv.start), out = SendableMutablePointer(out.start)
                     ComputeThreads.forEachHead(heads, scratchCount: rows * positions) { head, scores in
                         let offset = head * headWidth
+                        let keys = kv.value + head * positions * headWidth
+                        let values = kv.value + (heads + head) * positions * headWidth
                         if few {
-                            hark_attend_rows(q.value + offset, width, kv.value + offset, 2 * width,
-                                             kv.value + width + offset, 2 * width, out.value + offset, width,
-                                             rows, positions, nil, headWidth, scale, scores)
+                            hark_attend_rows(q.value + offset, width, keys, headWidth, values, headWidth,
+                                             out.value + offset, width, rows, positions, nil, headWidth, scale, scores)
                             return
                         }
                         FloatKernels.gemmTransposedB(m: rows, n: positions, k: headWidth, alpha: scale,
-                                                     a: q.value + offset, lda: width, b: kv.value + offset, ldb: 2 * width,
+                                                     a: q.value + offset, lda: width, b: keys, ldb: headWidth,
                                                      c: scores, ldc: positions)
                         hark_softmax_rows(scores, rows, positions, positions, nil)
                         FloatKernels.gemm(m: rows, n: headWidth, k: positions, a: scores, lda: positions,
-                                          b: kv.value + width + offset, ldb: 2 * width, c: out.value + offset, ldc: width)
+                                          b: values, ldb: headWidth, c: out.value + offset, ldc: width)
                     }
                 }
             }
