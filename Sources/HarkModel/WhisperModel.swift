@@ -260,7 +260,7 @@ public struct DecoderState: Sendable {
     let width: Int
     let capacity: Int
     let audioPositions: Int
-    private var keys: [[[Float]]]      // [hypothesis][layer][capacity · width]
+    private var keys: [[[Float]]]      // [hypothesis][layer][length · width], room for capacity · width
     private var values: [[[Float]]]
     private let crossKeyValues: [[Float]]   // per layer: [2·heads][audioPositions][headWidth], keys then values
 
@@ -269,35 +269,29 @@ public struct DecoderState: Sendable {
         self.capacity = capacity
         self.audioPositions = audioPositions
         self.crossKeyValues = crossKeyValues
-        let empty = Array(repeating: [Float](repeating: 0, count: capacity * width), count: layers)
-        keys = Array(repeating: empty, count: batch)
+        keys = Array(repeating: Array(repeating: [], count: layers), count: batch)
         values = keys
     }
 
     /// Keeps hypothesis `parents[i]` as the new hypothesis `i` (beam search reordering); the
-    /// batch size becomes `parents.count`.
+    /// batch size becomes `parents.count`. A cache now shared by two hypotheses is copied
+    /// when one of them is next extended: the positions fed so far, not the whole capacity.
     public mutating func reorder(_ parents: [Int]) {
         keys = parents.map { keys[$0] }
         values = parents.map { values[$0] }
     }
 
     mutating func append(layer: Int, qkv: [Float], batch: Int, steps: Int) {
-        let width = self.width, length = self.length
+        let width = self.width, room = capacity * width
         qkv.withUnsafeBufferPointer { qkv in
             for b in 0..<batch {
-                keys[b][layer].withUnsafeMutableBufferPointer { cache in
-                    for t in 0..<steps {
-                        let row = (b * steps + t) * 3 * width + width
-                        let slot = (length + t) * width
-                        for i in 0..<width { cache[slot + i] = qkv[row + i] }
-                    }
-                }
-                values[b][layer].withUnsafeMutableBufferPointer { cache in
-                    for t in 0..<steps {
-                        let row = (b * steps + t) * 3 * width + 2 * width
-                        let slot = (length + t) * width
-                        for i in 0..<width { cache[slot + i] = qkv[row + i] }
-                    }
+                // Unique with room already: no-op; shared after a reorder: one copy of what it holds.
+                keys[b][layer].reserveCapacity(room)
+                values[b][layer].reserveCapacity(room)
+                for t in 0..<steps {
+                    let row = (b * steps + t) * 3 * width
+                    keys[b][layer].append(contentsOf: UnsafeBufferPointer(rebasing: qkv[(row + width)..<(row + 2 * width)]))
+                    values[b][layer].append(contentsOf: UnsafeBufferPointer(rebasing: qkv[(row + 2 * width)..<(row + 3 * width)]))
                 }
             }
         }
