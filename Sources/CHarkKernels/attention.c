@@ -16,34 +16,47 @@
 #define HARK_X86 1
 #endif
 
-static void attend_portable(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
-                            size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
-                            const size_t *valid, size_t dim, float scale, float *scores) {
-    for (size_t r = 0; r < rows; r++) {
-        size_t n = valid ? valid[r] : count;
-        float *s = scores + r * count;
+// The three passes, portable: scores of rows × n keys (row stride lds), softmax, and the
+// weighted sum of n values into out (added to what out holds when `accumulate`).
+static void scores_portable(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t n,
+                            size_t dim, float scale, float *scores, size_t lds) {
+    for (size_t r = 0; r < rows; r++)
         for (size_t t = 0; t < n; t++) {
             float dot = 0;
             for (size_t d = 0; d < dim; d++) dot += q[r * ldq + d] * k[t * ldk + d];
-            s[t] = dot * scale;
+            scores[r * lds + t] = dot * scale;
+        }
+}
+
+static void values_portable(const float *p, size_t ldp, size_t rows, const size_t *valid, size_t n,
+                            const float *v, size_t ldv, size_t dim, float *out, size_t ldo, int accumulate) {
+    for (size_t r = 0; r < rows; r++) {
+        size_t m = valid && valid[r] < n ? valid[r] : n;
+        float *o = out + r * ldo;
+        if (!accumulate)
+            for (size_t d = 0; d < dim; d++) o[d] = 0;
+        for (size_t t = 0; t < m; t++) {
+            float w = p[r * ldp + t];
+            for (size_t d = 0; d < dim; d++) o[d] += w * v[t * ldv + d];
         }
     }
-    hark_softmax_rows_portable(scores, rows, count, count, valid);
+}
+
+static size_t longest_row(size_t rows, size_t count, const size_t *valid) {
+    size_t longest = 0;
     for (size_t r = 0; r < rows; r++) {
         size_t n = valid ? valid[r] : count;
-        float *o = out + r * ldo;
-        for (size_t d = 0; d < dim; d++) o[d] = 0;
-        for (size_t t = 0; t < n; t++) {
-            float p = scores[r * count + t];
-            for (size_t d = 0; d < dim; d++) o[d] += p * v[t * ldv + d];
-        }
+        longest = n > longest ? n : longest;
     }
+    return longest;
 }
 
 void hark_attend_rows_portable(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
                                size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
                                const size_t *valid, size_t dim, float scale, float *scores) {
-    attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+    scores_portable(q, ldq, rows, k, ldk, longest_row(rows, count, valid), dim, scale, scores, count);
+    hark_softmax_rows_portable(scores, rows, count, count, valid);
+    values_portable(scores, count, rows, valid, count, v, ldv, dim, out, ldo, 0);
 }
 
 #if HARK_X86
@@ -59,81 +72,90 @@ AVX2 static inline __m256 sum8x8(__m256 p0, __m256 p1, __m256 p2, __m256 p3, __m
                          _mm256_permute2f128_ps(h0123, h4567, 0x31));
 }
 
-AVX2 static inline float dot_avx2(const float *a, const float *b, size_t dim) {
-    __m256 acc = _mm256_setzero_ps();
-    for (size_t d = 0; d < dim; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), acc);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-AVX2 void hark_attend_rows_avx2(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
-                                size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
-                                const size_t *valid, size_t dim, float scale, float *scores) {
-    if (dim % 8 != 0 || dim > 256) {
-        attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
-        return;
-    }
-    size_t longest = 0;
-    for (size_t r = 0; r < rows; r++) {
-        size_t n = valid ? valid[r] : count;
-        longest = n > longest ? n : longest;
-    }
+// Scores of `rows` query rows against n keys, 8 keys at a time for every row (the 8 key rows
+// stay in L1 across the rows). A last partial block is summed the same way, so a key's score
+// does not depend on where the blocks fall. dim is a multiple of 8.
+AVX2 static void scores_avx2(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t n,
+                             size_t dim, float scale, float *scores, size_t lds) {
     const __m256 vscale = _mm256_set1_ps(scale);
-    // Scores, 8 keys at a time for every row (the 8 key rows stay in L1 across the rows).
-    size_t t = 0;
-    for (; t + 8 <= longest; t += 8) {
+    for (size_t t = 0; t < n; t += 8) {
         const float *kt = k + t * ldk;
+        size_t m = n - t < 8 ? n - t : 8;
         for (size_t r = 0; r < rows; r++) {
             const float *qr = q + r * ldq;
             __m256 p[8];
             for (int j = 0; j < 8; j++) p[j] = _mm256_setzero_ps();
-            for (size_t d = 0; d < dim; d += 8) {
-                __m256 qv = _mm256_loadu_ps(qr + d);
-                for (int j = 0; j < 8; j++) p[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + (size_t)j * ldk + d), p[j]);
+            if (m == 8) {
+                for (size_t d = 0; d < dim; d += 8) {
+                    __m256 qv = _mm256_loadu_ps(qr + d);
+                    for (int j = 0; j < 8; j++) p[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + (size_t)j * ldk + d), p[j]);
+                }
+                _mm256_storeu_ps(scores + r * lds + t,
+                                 _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale));
+            } else {
+                for (size_t d = 0; d < dim; d += 8) {
+                    __m256 qv = _mm256_loadu_ps(qr + d);
+                    for (size_t j = 0; j < m; j++) p[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + j * ldk + d), p[j]);
+                }
+                float sums[8];
+                _mm256_storeu_ps(sums, _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale));
+                for (size_t j = 0; j < m; j++) scores[r * lds + t + j] = sums[j];
             }
-            _mm256_storeu_ps(scores + r * count + t,
-                             _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale));
         }
     }
-    for (; t < longest; t++)
-        for (size_t r = 0; r < rows; r++) scores[r * count + t] = dot_avx2(q + r * ldq, k + t * ldk, dim) * scale;
+}
 
-    hark_softmax_rows_avx2(scores, rows, count, count, valid);
-
-    // Weighted sum of the values, up to 64 output lanes per pass held in registers: eight
-    // independent accumulation chains, enough to hide the FMA latency (four were not).
+// out[r] (+)= Σ_{t < min(n, valid[r])} p[r][t] · v[t], up to 64 output lanes per pass held in
+// registers: eight independent accumulation chains, enough to hide the FMA latency (four
+// were not). Accumulating continues the same chains, so splitting the keys in two calls
+// gives the same sums as one call.
+AVX2 static void values_avx2(const float *p, size_t ldp, size_t rows, const size_t *valid, size_t n,
+                             const float *v, size_t ldv, size_t dim, float *out, size_t ldo, int accumulate) {
     for (size_t r = 0; r < rows; r++) {
-        size_t n = valid ? valid[r] : count;
-        const float *pr = scores + r * count;
+        size_t m = valid && valid[r] < n ? valid[r] : n;
+        const float *pr = p + r * ldp;
         float *o = out + r * ldo;
         for (size_t d0 = 0; d0 < dim; d0 += 64) {
             size_t vectors = (dim - d0 < 64 ? dim - d0 : 64) / 8;
             __m256 acc[8];
-            for (size_t j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+            for (size_t j = 0; j < 8; j++)
+                acc[j] = accumulate && j < vectors ? _mm256_loadu_ps(o + d0 + 8 * j) : _mm256_setzero_ps();
             if (vectors == 8) {
-                for (size_t i = 0; i < n; i++) {
-                    __m256 p = _mm256_set1_ps(pr[i]);
+                for (size_t i = 0; i < m; i++) {
+                    __m256 w = _mm256_set1_ps(pr[i]);
                     const float *vi = v + i * ldv + d0;
-                    for (size_t j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vi + 8 * j), acc[j]);
+                    for (size_t j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vi + 8 * j), acc[j]);
                 }
             } else {
-                for (size_t i = 0; i < n; i++) {
-                    __m256 p = _mm256_set1_ps(pr[i]);
+                for (size_t i = 0; i < m; i++) {
+                    __m256 w = _mm256_set1_ps(pr[i]);
                     const float *vi = v + i * ldv + d0;
-                    for (size_t j = 0; j < vectors; j++) acc[j] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vi + 8 * j), acc[j]);
+                    for (size_t j = 0; j < vectors; j++) acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vi + 8 * j), acc[j]);
                 }
             }
             for (size_t j = 0; j < vectors; j++) _mm256_storeu_ps(o + d0 + 8 * j, acc[j]);
         }
     }
 }
+
+static int avx2_shape(size_t dim) { return dim % 8 == 0 && dim <= 256; }
+
+AVX2 void hark_attend_rows_avx2(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
+                                size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
+                                const size_t *valid, size_t dim, float scale, float *scores) {
+    if (!avx2_shape(dim)) {
+        hark_attend_rows_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+        return;
+    }
+    scores_avx2(q, ldq, rows, k, ldk, longest_row(rows, count, valid), dim, scale, scores, count);
+    hark_softmax_rows_avx2(scores, rows, count, count, valid);
+    values_avx2(scores, count, rows, valid, count, v, ldv, dim, out, ldo, 0);
+}
 #else
 void hark_attend_rows_avx2(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
                            size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
                            const size_t *valid, size_t dim, float scale, float *scores) {
-    attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+    hark_attend_rows_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
 }
 #endif
 
@@ -143,7 +165,36 @@ void hark_attend_rows(const float *q, size_t ldq, const float *k, size_t ldk, co
     if (hark_kernels_use_avx2())
         hark_attend_rows_avx2(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
     else
-        attend_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+        hark_attend_rows_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
+}
+
+// Attention over a shared prefix then each row's own keys: the prefix's keys and values are
+// read once for all rows, each row's own ones for that row alone.
+void hark_attend_prefixed(const float *q, size_t ldq, size_t rows, const float *pk, const float *pv, size_t ldp,
+                          size_t prefix, const float *const *own_k, const float *const *own_v, size_t ld_own,
+                          const size_t *valid, float *out, size_t ldo, size_t dim, float scale, float *scores) {
+    size_t count = longest_row(rows, 0, valid);
+#if HARK_X86
+    if (hark_kernels_use_avx2() && avx2_shape(dim)) {
+        scores_avx2(q, ldq, rows, pk, ldp, prefix, dim, scale, scores, count);
+        for (size_t r = 0; r < rows; r++)
+            scores_avx2(q + r * ldq, ldq, 1, own_k[r], ld_own, valid[r] - prefix, dim, scale, scores + r * count + prefix, count);
+        hark_softmax_rows_avx2(scores, rows, count, count, valid);
+        values_avx2(scores, count, rows, NULL, prefix, pv, ldp, dim, out, ldo, 0);
+        for (size_t r = 0; r < rows; r++)
+            values_avx2(scores + r * count + prefix, count, 1, NULL, valid[r] - prefix, own_v[r], ld_own, dim,
+                        out + r * ldo, ldo, 1);
+        return;
+    }
+#endif
+    scores_portable(q, ldq, rows, pk, ldp, prefix, dim, scale, scores, count);
+    for (size_t r = 0; r < rows; r++)
+        scores_portable(q + r * ldq, ldq, 1, own_k[r], ld_own, valid[r] - prefix, dim, scale, scores + r * count + prefix, count);
+    hark_softmax_rows_portable(scores, rows, count, count, valid);
+    values_portable(scores, count, rows, NULL, prefix, pv, ldp, dim, out, ldo, 0);
+    for (size_t r = 0; r < rows; r++)
+        values_portable(scores + r * count + prefix, count, 1, NULL, valid[r] - prefix, own_v[r], ld_own, dim,
+                        out + r * ldo, ldo, 1);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -241,10 +241,11 @@ public enum ComputeThreads {
     public static var count: Int { max(1, hark_thread_count()) }
 
     /// Runs `body(head, scratch)` for every one of `heads` attention heads, the heads split
-    /// over the threads; each thread gets its own `scratchCount` floats of scratch (scores).
-    static func forEachHead(_ heads: Int, scratchCount: Int,
+    /// over the threads (unless `parallel` is false: too little work to wake a thread); each
+    /// thread gets its own `scratchCount` floats of scratch (scores).
+    static func forEachHead(_ heads: Int, scratchCount: Int, parallel: Bool = true,
                             _ body: @Sendable (_ head: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
-        let threads = min(count, heads)
+        let threads = parallel ? min(count, heads) : 1
         DispatchQueue.concurrentPerform(iterations: threads) { part in
             var scratch = [Float](repeating: 0, count: scratchCount)
             scratch.withUnsafeMutableBufferPointer { scratch in

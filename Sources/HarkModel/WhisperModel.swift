@@ -164,31 +164,11 @@ public final class WhisperModel: Sendable {
         let positions = encoderOutput.count / d
         let heads = dimensions.decoderHeads
         let cross = weights.decoderLayers.map {
-            Self.headMajor($0.crossKeyValue(encoderOutput, rows: positions), positions: positions, width: d, heads: heads)
+            DecoderState.headMajorKeyValues($0.crossKeyValue(encoderOutput, rows: positions), positions: positions,
+                                            width: d, heads: heads)
         }
-        return DecoderState(batch: batch, width: d, capacity: dimensions.textContext,
+        return DecoderState(batch: batch, width: d, heads: heads, capacity: dimensions.textContext,
                             layers: dimensions.decoderLayers, crossKeyValues: cross, audioPositions: positions)
-    }
-
-    /// Rearranges `[positions][k | v]` rows (`2 · width` each) into one block per head, the
-    /// keys of every head first, then the values: `[2 · heads][positions][width / heads]`.
-    /// Each step of the decoder then streams each head's keys and values in order, which the
-    /// hardware prefetchers follow, instead of 256-byte pieces at a stride of `2 · width`.
-    static func headMajor(_ keyValues: [Float], positions: Int, width: Int, heads: Int) -> [Float] {
-        let headWidth = width / heads
-        var blocks = [Float](repeating: 0, count: keyValues.count)
-        keyValues.withUnsafeBufferPointer { source in
-            blocks.withUnsafeMutableBufferPointer { blocks in
-                for block in 0..<(2 * heads) {
-                    let column = block * headWidth   // keys of head h at h·headWidth, values after width
-                    for t in 0..<positions {
-                        let from = t * 2 * width + column, to = (block * positions + t) * headWidth
-                        for i in 0..<headWidth { blocks[to + i] = source[from + i] }
-                    }
-                }
-            }
-        }
-        return blocks
     }
 
     /// Feeds `tokens[b]` (the same count for every hypothesis) after what the state holds;
@@ -215,16 +195,15 @@ public final class WhisperModel: Sendable {
                 }
             }
         }
-        let heads = dimensions.decoderHeads
         for (index, layer) in weights.decoderLayers.enumerated() {
             // Causal self-attention through the cache.
             let qkv = layer.selfQKV(layer.selfAttentionNorm(x, rows: rows), rows: rows)
             state.append(layer: index, qkv: qkv, batch: batch, steps: steps)
-            let attended = state.selfAttention(layer: index, qkv: qkv, steps: steps, heads: heads)
+            let attended = state.selfAttention(layer: index, qkv: qkv, steps: steps)
             add(layer.selfOut(attended, rows: rows), to: &x)
             // Cross-attention to the window's encoder output.
             let query = layer.crossQuery(layer.crossNorm(x, rows: rows), rows: rows)
-            let crossed = state.crossAttention(layer: index, query: query, rows: rows, heads: heads)
+            let crossed = state.crossAttention(layer: index, query: query, rows: rows)
             add(layer.crossOut(crossed, rows: rows), to: &x)
             feedForward(layer.ffnNorm, layer.ffnIn, layer.ffnOut, x: &x, rows: rows)
         }
@@ -244,137 +223,5 @@ public final class WhisperModel: Sendable {
     /// The output projection, tied to the token embedding.
     private func logits(_ x: [Float], rows: Int) -> [Float] {
         weights.embedding.projection(x, rows: rows)
-    }
-}
-
-/// What the decoder remembers about one window: the self-attention keys and values of the
-/// tokens fed so far, per hypothesis, and the cross-attention keys and values of the audio.
-///
-/// Each hypothesis owns its cache arrays, so reordering beams only moves references; a cache
-/// shared by two hypotheses after a reorder is copied when one of them is extended.
-public struct DecoderState: Sendable {
-    /// The number of hypotheses decoded side by side.
-    public var batch: Int { keys.count }
-    /// The number of token positions fed so far.
-    public internal(set) var length = 0
-    let width: Int
-    let capacity: Int
-    let audioPositions: Int
-    private var keys: [[[Float]]]      // [hypothesis][layer][length · width], room for capacity · width
-    private var values: [[[Float]]]
-    private let crossKeyValues: [[Float]]   // per layer: [2·heads][audioPositions][headWidth], keys then values
-
-    init(batch: Int, width: Int, capacity: Int, layers: Int, crossKeyValues: [[Float]], audioPositions: Int) {
-        self.width = width
-        self.capacity = capacity
-        self.audioPositions = audioPositions
-        self.crossKeyValues = crossKeyValues
-        keys = Array(repeating: Array(repeating: [], count: layers), count: batch)
-        values = keys
-    }
-
-    /// Keeps hypothesis `parents[i]` as the new hypothesis `i` (beam search reordering); the
-    /// batch size becomes `parents.count`. A cache now shared by two hypotheses is copied
-    /// when one of them is next extended: the positions fed so far, not the whole capacity.
-    public mutating func reorder(_ parents: [Int]) {
-        keys = parents.map { keys[$0] }
-        values = parents.map { values[$0] }
-    }
-
-    mutating func append(layer: Int, qkv: [Float], batch: Int, steps: Int) {
-        let width = self.width, room = capacity * width
-        qkv.withUnsafeBufferPointer { qkv in
-            for b in 0..<batch {
-                // Unique with room already: no-op; shared after a reorder: one copy of what it holds.
-                keys[b][layer].reserveCapacity(room)
-                values[b][layer].reserveCapacity(room)
-                for t in 0..<steps {
-                    let row = (b * steps + t) * 3 * width
-                    keys[b][layer].append(contentsOf: UnsafeBufferPointer(rebasing: qkv[(row + width)..<(row + 2 * width)]))
-                    values[b][layer].append(contentsOf: UnsafeBufferPointer(rebasing: qkv[(row + 2 * width)..<(row + 3 * width)]))
-                }
-            }
-        }
-    }
-
-    func selfAttention(layer: Int, qkv: [Float], steps: Int, heads: Int) -> [Float] {
-        let headWidth = width / heads
-        let scale = 1 / Float(headWidth).squareRoot()
-        let total = length + steps
-        let width = self.width, length = self.length
-        var output = [Float](repeating: 0, count: batch * steps * width)
-        var scores = [Float](repeating: 0, count: steps * total)
-        // Position t sees the cache and the new tokens up to itself.
-        let valid = (0..<steps).map { length + $0 + 1 }
-        qkv.withUnsafeBufferPointer { qkv in
-            output.withUnsafeMutableBufferPointer { out in
-                scores.withUnsafeMutableBufferPointer { s in
-                    valid.withUnsafeBufferPointer { valid in
-                        guard let q0 = qkv.baseAddress, let o0 = out.baseAddress, let s0 = s.baseAddress else { return }
-                        for b in 0..<batch {
-                            keys[b][layer].withUnsafeBufferPointer { keys in
-                                values[b][layer].withUnsafeBufferPointer { values in
-                                    guard let k0 = keys.baseAddress, let v0 = values.baseAddress else { return }
-                                    for head in 0..<heads {
-                                        let q = q0 + b * steps * 3 * width + head * headWidth
-                                        let o = o0 + b * steps * width + head * headWidth
-                                        if steps <= Self.fewRows {
-                                            hark_attend_rows(q, 3 * width, k0 + head * headWidth, width, v0 + head * headWidth, width,
-                                                             o, width, steps, total, valid.baseAddress, headWidth, scale, s0)
-                                            continue
-                                        }
-                                        FloatKernels.gemmTransposedB(m: steps, n: total, k: headWidth, alpha: scale,
-                                                                     a: q, lda: 3 * width, b: k0 + head * headWidth, ldb: width,
-                                                                     c: s0, ldc: total)
-                                        FloatKernels.softmaxRows(s0, rows: steps, width: total) { length + $0 + 1 }
-                                        FloatKernels.gemm(m: steps, n: headWidth, k: total, a: s0, lda: total,
-                                                          b: v0 + head * headWidth, ldb: width, c: o, ldc: width)
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return output
-    }
-
-    /// Up to this many query rows, attention reads the keys in place (``hark_attend_rows``)
-    /// instead of calling BLAS, which would repack them on every call.
-    static let fewRows = 32
-
-    func crossAttention(layer: Int, query: [Float], rows: Int, heads: Int) -> [Float] {
-        let headWidth = width / heads
-        let scale = 1 / Float(headWidth).squareRoot()
-        let positions = audioPositions
-        let width = self.width
-        let few = rows <= Self.fewRows
-        var output = [Float](repeating: 0, count: rows * width)
-        // Every hypothesis attends to the same audio; the heads are split over the threads.
-        query.withUnsafeBufferPointer { q in
-            crossKeyValues[layer].withUnsafeBufferPointer { kv in
-                output.withUnsafeMutableBufferPointer { out in
-                    let q = SendablePointer(q.start), kv = SendablePointer(kv.start), out = SendableMutablePointer(out.start)
-                    ComputeThreads.forEachHead(heads, scratchCount: rows * positions) { head, scores in
-                        let offset = head * headWidth
-                        let keys = kv.value + head * positions * headWidth
-                        let values = kv.value + (heads + head) * positions * headWidth
-                        if few {
-                            hark_attend_rows(q.value + offset, width, keys, headWidth, values, headWidth,
-                                             out.value + offset, width, rows, positions, nil, headWidth, scale, scores)
-                            return
-                        }
-                        FloatKernels.gemmTransposedB(m: rows, n: positions, k: headWidth, alpha: scale,
-                                                     a: q.value + offset, lda: width, b: keys, ldb: headWidth,
-                                                     c: scores, ldc: positions)
-                        hark_softmax_rows(scores, rows, positions, positions, nil)
-                        FloatKernels.gemm(m: rows, n: headWidth, k: positions, a: scores, lda: positions,
-                                          b: values, ldb: headWidth, c: out.value + offset, ldc: width)
-                    }
-                }
-            }
-        }
-        return output
     }
 }

@@ -97,6 +97,55 @@ final class AttentionKernelTests: XCTestCase {
         }
     }
 
+    /// Decoder hypotheses that share a prompt: attention over the shared prefix and each row's
+    /// own keys gives exactly (bit for bit) the attention over the joined keys.
+    func testPrefixedAttentionEqualsAttentionOverTheJoinedKeys() {
+        var generator = SeededGenerator(seed: 17)
+        for (dim, prefix, own) in [(64, 150, [1, 9, 4, 17, 0]), (64, 0, [3, 8]), (24, 13, [5, 2, 11]), (12, 7, [1])] {
+            let rows = own.count, ldq = 3 * dim, ldOwn = 2 * dim + 8, ldo = dim + 4
+            let q = (0..<(rows * ldq)).map { _ in generator.gaussian() }
+            let prefixKeys = (0..<(prefix * dim)).map { _ in generator.gaussian() }
+            let prefixValues = (0..<(prefix * dim)).map { _ in generator.gaussian() }
+            let ownKeys = own.map { n in (0..<(max(n, 1) * ldOwn)).map { _ in generator.gaussian() } }
+            let ownValues = own.map { n in (0..<(max(n, 1) * ldOwn)).map { _ in generator.gaussian() } }
+            let valid = own.map { prefix + $0 }
+            let scale = 1 / Float(dim).squareRoot()
+
+            var out = [Float](repeating: .nan, count: rows * ldo)
+            var scratch = [Float](repeating: 0, count: rows * (valid.max() ?? 0))
+            let keyPointers = ownKeys.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count) }
+            let valuePointers = ownValues.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count) }
+            defer { (keyPointers + valuePointers).forEach { $0.deallocate() } }
+            for r in 0..<rows {
+                keyPointers[r].initialize(from: ownKeys[r], count: ownKeys[r].count)
+                valuePointers[r].initialize(from: ownValues[r], count: ownValues[r].count)
+            }
+            hark_attend_prefixed(q, ldq, rows, prefixKeys.isEmpty ? [0] : prefixKeys, prefixValues.isEmpty ? [0] : prefixValues,
+                                 dim, prefix, keyPointers.map { UnsafePointer($0) }, valuePointers.map { UnsafePointer($0) },
+                                 ldOwn, valid, &out, ldo, dim, scale, &scratch)
+
+            for r in 0..<rows {
+                // The same row against its joined keys and values, through hark_attend_rows.
+                var keys = prefixKeys, values = prefixValues
+                for t in 0..<own[r] {
+                    keys += ownKeys[r][(t * ldOwn)..<(t * ldOwn + dim)]
+                    values += ownValues[r][(t * ldOwn)..<(t * ldOwn + dim)]
+                }
+                var expected = [Float](repeating: .nan, count: dim)
+                var joinedScratch = [Float](repeating: 0, count: max(1, valid[r]))
+                hark_attend_rows(Array(q[(r * ldq)..<(r * ldq + dim)]), dim, keys.isEmpty ? [0] : keys, dim,
+                                 values.isEmpty ? [0] : values, dim, &expected, dim, 1, valid[r], nil, dim, scale, &joinedScratch)
+                for d in 0..<dim {
+                    if valid[r] == 0 {
+                        XCTAssertEqual(out[r * ldo + d], 0, "dim \(dim) row \(r) lane \(d): no keys, no output")
+                    } else {
+                        XCTAssertEqual(out[r * ldo + d], expected[d], "dim \(dim) prefix \(prefix) row \(r) lane \(d)")
+                    }
+                }
+            }
+        }
+    }
+
     func testLogSumExpHandlesSuppressedEntries() {
         var x: [Float] = (0..<51_865).map { Float($0 % 97) / 7 - 5 }
         for i in stride(from: 0, to: x.count, by: 3) { x[i] = -.infinity }
