@@ -31,6 +31,13 @@ public struct LogitRules: Sendable {
     /// exceeds that of every other token; finally log-softmax.
     /// - Parameter generated: the tokens this hypothesis generated so far in the window.
     public func logProbabilities(_ scores: UnsafeMutableBufferPointer<Float>, generated: ArraySlice<Int>) {
+        apply(scores, generated: generated)
+        Scores.logSoftmax(scores)
+    }
+
+    /// The rules of ``logProbabilities(_:generated:)`` on the logits, in place, without the
+    /// final log-softmax: a disallowed token's logit becomes -infinity.
+    public func apply(_ scores: UnsafeMutableBufferPointer<Float>, generated: ArraySlice<Int>) {
         let vocabulary = scores.count
         func disable(_ range: Range<Int>) {
             for token in max(0, range.lowerBound)..<min(vocabulary, range.upperBound) { scores[token] = -.infinity }
@@ -72,11 +79,9 @@ public struct LogitRules: Sendable {
             // decides as on log-probabilities, without a copy and a second softmax.
             let begin = special.timestampBegin
             let timestampMass = Scores.logSumExp(scores, begin..<vocabulary)
-            var bestText = -Float.infinity
-            for token in 0..<begin { bestText = max(bestText, scores[token]) }
+            let bestText = scores.baseAddress.map { hark_max($0, min(begin, vocabulary)) } ?? -.infinity
             if timestampMass > bestText { disable(0..<begin) }
         }
-        Scores.logSoftmax(scores)
     }
 }
 

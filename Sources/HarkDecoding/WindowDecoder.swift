@@ -1,3 +1,4 @@
+import CHarkKernels
 import Foundation
 import HarkModel
 import HarkTokenizer
@@ -102,7 +103,6 @@ public struct WindowDecoder {
     /// hypotheses have finished, or at the step limit, where the live beams finish as they are.
     private func beamSearch(state initialState: DecoderState, firstLogits: [Float], beams: Int, options: SearchOptions,
                             maxNewTokens: Int, noSpeech: Double) -> WindowResult {
-        let vocabulary = model.dimensions.vocabularySize
         struct Beam { var tokens: [Int]; var logProb: Double }
         var alive = [Beam(tokens: [], logProb: 0)]
         var finished: [WindowResult] = []
@@ -113,10 +113,10 @@ public struct WindowDecoder {
         for step in 0..<maxNewTokens {
             let lastStep = step == maxNewTokens - 1
             var candidates: [(beam: Int, token: Int, logProb: Double)] = []
+            let best = bestNextTokens(&logits, histories: alive.map(\.tokens), count: 2 * beams)
             for (index, beam) in alive.enumerated() {
-                let scores = logProbabilities(logits[(index * vocabulary)..<((index + 1) * vocabulary)], generated: beam.tokens)
-                for token in Self.topIndices(scores, count: 2 * beams) {
-                    candidates.append((index, token, beam.logProb + Double(scores[token])))
+                for (token, logProb) in best[index] {
+                    candidates.append((index, token, beam.logProb + Double(logProb)))
                 }
             }
             // Stable: equal scores keep beam-then-token order.
@@ -207,18 +207,51 @@ public struct WindowDecoder {
         return last
     }
 
-    /// The indices of the `count` largest values, largest first.
-    static func topIndices(_ values: [Float], count: Int) -> [Int] {
-        var best: [(Float, Int)] = []
-        best.reserveCapacity(count + 1)
-        for (index, value) in values.enumerated() where value > -.infinity {
-            if best.count < count || value > best[best.count - 1].0 {
-                var position = best.count
-                while position > 0 && best[position - 1].0 < value { position -= 1 }
-                best.insert((value, index), at: position)
-                if best.count > count { best.removeLast() }
+    /// For each hypothesis (row `i` of `logits`, fed `histories[i]`), its `count` most likely
+    /// next tokens after the rules and their log-probabilities, best first (equal ones lower
+    /// token first). The rows are scored on the compute threads; `logits` gets the rules applied.
+    private func bestNextTokens(_ logits: inout [Float], histories: [[Int]], count: Int) -> [[(token: Int, logProb: Float)]] {
+        let vocabulary = model.dimensions.vocabularySize, rows = histories.count, rules = self.rules
+        var tokens = [Int32](repeating: 0, count: rows * count)
+        var logProbs = [Float](repeating: 0, count: rows * count)
+        var found = [Int](repeating: 0, count: rows)
+        logits.withUnsafeMutableBufferPointer { logits in
+            tokens.withUnsafeMutableBufferPointer { tokens in
+                logProbs.withUnsafeMutableBufferPointer { logProbs in
+                    found.withUnsafeMutableBufferPointer { found in
+                        guard let l = logits.baseAddress, let t = tokens.baseAddress, let p = logProbs.baseAddress,
+                              let f = found.baseAddress else { return }
+                        let shared = RowPointers(logits: l, tokens: t, logProbs: p, found: f)
+                        let threads = min(ComputeThreads.count, rows)
+                        DispatchQueue.concurrentPerform(iterations: threads) { part in
+                            for row in (rows * part / threads)..<(rows * (part + 1) / threads) {
+                                let scores = shared.logits + row * vocabulary
+                                rules.apply(UnsafeMutableBufferPointer(start: scores, count: vocabulary),
+                                            generated: histories[row][...])
+                                // log-softmax shifts every logit by the same amount, so the best
+                                // logits are the best log-probabilities.
+                                let shift = hark_log_sum_exp(scores, vocabulary)
+                                let n = hark_top_k(scores, vocabulary, count, shared.tokens + row * count,
+                                                   shared.logProbs + row * count)
+                                for i in 0..<n { shared.logProbs[row * count + i] -= shift }
+                                shared.found[row] = n
+                            }
+                        }
+                    }
+                }
             }
         }
-        return best.map(\.1)
+        return (0..<rows).map { row in
+            (0..<found[row]).map { (Int(tokens[row * count + $0]), logProbs[row * count + $0]) }
+        }
     }
+}
+
+/// The buffers of ``WindowDecoder/bestNextTokens(_:histories:count:)``: each thread writes the
+/// rows it scores, and only those.
+private struct RowPointers: @unchecked Sendable {
+    let logits: UnsafeMutablePointer<Float>
+    let tokens: UnsafeMutablePointer<Int32>
+    let logProbs: UnsafeMutablePointer<Float>
+    let found: UnsafeMutablePointer<Int>
 }

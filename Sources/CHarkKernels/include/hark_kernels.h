@@ -175,6 +175,13 @@ void hark_gemm_f32_few_rows(const float *x, size_t ldx, size_t rows, const float
 /// AVX2 path uses the polynomial exp of hark_softmax_rows.
 float hark_log_sum_exp(const float *x, size_t n);
 
+/// The k largest of n scores, -INFINITY ones excluded: their indices and values in descending
+/// order, equal values lower index first. Returns how many were found (≤ k).
+size_t hark_top_k(const float *x, size_t n, size_t k, int32_t *indices, float *values);
+
+/// The largest of n scores (-INFINITY when n is 0). No NaN expected.
+float hark_max(const float *x, size_t n);
+
 /// The number of threads the model's parallel loops use (process-wide): set by
 /// hark_set_thread_count, else the online CPUs (at most 8).
 size_t hark_thread_count(void);
