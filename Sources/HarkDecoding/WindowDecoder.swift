@@ -223,7 +223,7 @@ public struct WindowDecoder {
                               let f = found.baseAddress else { return }
                         let shared = RowPointers(logits: l, tokens: t, logProbs: p, found: f)
                         let threads = min(ComputeThreads.count, rows)
-                        DispatchQueue.concurrentPerform(iterations: threads) { part in
+                        ComputeThreads.forEach(threads) { part in
                             for row in (rows * part / threads)..<(rows * (part + 1) / threads) {
                                 let scores = shared.logits + row * vocabulary
                                 rules.apply(UnsafeMutableBufferPointer(start: scores, count: vocabulary),

@@ -17,10 +17,11 @@ public enum Int8MatrixProduct {
     public static var implementation: String { String(cString: hark_kernels_implementation()) }
 
     /// Products with fewer multiply-adds (rows × weights.rows × weights.columns) than this run
-    /// on the calling thread alone: below it, waking a second thread costs more than it saves.
-    /// One core does about 65 G multiply-adds/s, so 2^20 of them take ~16 µs, against a few µs
-    /// to wake a worker. Check with `Scripts/bench-kernels --threads-sweep` on an idle machine.
-    public static let parallelThreshold = 1 << 20
+    /// on the calling thread alone: below it, handing half to a second thread costs more than
+    /// it saves. One core does about 65 G multiply-adds/s, so 2^18 of them take ~4 µs, against
+    /// 1 to 2 µs to start a spinning worker of ``ParallelLoop``. Check with
+    /// `Scripts/bench-kernels --threads-sweep` on an idle machine.
+    public static let parallelThreshold = 1 << 18
 
     /// The best multiply-add rates of this CPU with every operand in registers, on the calling
     /// thread (per second): fp32 FMA; exact int8 through 16-bit lanes (`vpmaddwd` + `vpaddd`);
@@ -39,9 +40,9 @@ public enum Int8MatrixProduct {
     /// `x` (row-major `rows` × `weights.columns`) times `weightsᵀ`, plus `bias`, optionally
     /// through GELU: a row-major `rows` × `weights.rows` result.
     ///
-    /// `threads`: split the product into exactly this many pieces run concurrently (1: on the
-    /// calling thread); nil decides from the size of the product. The result does not depend
-    /// on it.
+    /// `threads`: split the product into exactly this many pieces, run on the compute threads
+    /// (1: on the calling thread); nil decides from the size of the product. The result does
+    /// not depend on it.
     ///
     /// - Precondition: `x.count == rows * weights.columns`; `bias`, when given, has
     ///   `weights.rows` values.
@@ -79,8 +80,8 @@ public enum Int8MatrixProduct {
         let rowBytes = hark_s8_activation_row_bytes(k)
         let flags: UInt32 = gelu ? UInt32(HARK_GEMM_GELU) : 0
         let (parts, byRows) = partition(rows: rows, outputs: n, depth: k, threads: threads)
-        // (parts: pieces of work handed to concurrentPerform, which runs them on up to one
-        // thread per core, each thread taking the next piece as it finishes one.)
+        // (parts: pieces of work handed to the parallel loop, which runs them on the compute
+        // threads, each thread taking the next piece as it finishes one.)
 
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: max(1, rows * rowBytes)) { activations in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { rowScales in
@@ -97,7 +98,7 @@ public enum Int8MatrixProduct {
                         } else if byRows {
                             // Many rows (encoder): each piece quantizes and computes its rows.
                             let bounds = split(rows, into: parts, granule: 4)
-                            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                            ParallelLoop.run(parts) { part in
                                 plan.quantize(bounds[part], bounds[part + 1])
                                 plan.compute(bounds[part], bounds[part + 1], 0, n)
                             }
@@ -105,7 +106,7 @@ public enum Int8MatrixProduct {
                             // Few rows (decoder steps): split the output columns by panels.
                             plan.quantize(0, rows)
                             let bounds = split(n, into: parts, granule: Int(HARK_S8_PANEL))
-                            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                            ParallelLoop.run(parts) { part in
                                 plan.compute(0, rows, bounds[part], bounds[part + 1])
                             }
                         }

@@ -28,7 +28,7 @@ enum FloatKernels {
             return
         }
         let a = SendablePointer(a), b = SendablePointer(b), c = SendableMutablePointer(c)
-        DispatchQueue.concurrentPerform(iterations: threads) { part in
+        ParallelLoop.run(threads) { part in
             if byRows {
                 let start = m * part / threads, end = m * (part + 1) / threads
                 gemmTransposedB(m: end - start, n: n, k: k, a: a.value + start * lda, lda: lda, b: b.value, ldb: ldb,
@@ -55,7 +55,7 @@ enum FloatKernels {
         }
         let x = SendablePointer(x), w = SendablePointer(w), y = SendableMutablePointer(y)
         let b = bias.map { SendablePointer($0) }
-        DispatchQueue.concurrentPerform(iterations: threads) { part in
+        ParallelLoop.run(threads) { part in
             hark_gemm_f32_few_rows(x.value, k, rows, w.value, k, n * part / threads, n * (part + 1) / threads,
                                    b?.value, y.value, n)
         }
@@ -121,7 +121,7 @@ enum FloatKernels {
                 return
             }
             let pointer = SendableMutablePointer(x), lengthPointer = SendablePointer(lengths)
-            DispatchQueue.concurrentPerform(iterations: threads) { part in
+            ParallelLoop.run(threads) { part in
                 let start = rows * part / threads, end = rows * (part + 1) / threads
                 hark_softmax_rows(pointer.value + start * width, end - start, width, width, lengthPointer.value + start)
             }
@@ -240,13 +240,19 @@ public enum ComputeThreads {
     /// The thread count in use.
     public static var count: Int { max(1, hark_thread_count()) }
 
+    /// Runs `body(i)` for every `i` in `0..<iterations` on the compute threads
+    /// (``ParallelLoop``), returning when all have run.
+    public static func forEach(_ iterations: Int, _ body: (Int) -> Void) {
+        ParallelLoop.run(iterations, body)
+    }
+
     /// Runs `body(head, scratch)` for every one of `heads` attention heads, the heads split
     /// over the threads (unless `parallel` is false: too little work to wake a thread); each
     /// thread gets its own `scratchCount` floats of scratch (scores).
     static func forEachHead(_ heads: Int, scratchCount: Int, parallel: Bool = true,
                             _ body: @Sendable (_ head: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
         let threads = parallel ? min(count, heads) : 1
-        DispatchQueue.concurrentPerform(iterations: threads) { part in
+        ParallelLoop.run(threads) { part in
             var scratch = [Float](repeating: 0, count: scratchCount)
             scratch.withUnsafeMutableBufferPointer { scratch in
                 for head in (heads * part / threads)..<(heads * (part + 1) / threads) { body(head, scratch.start) }

@@ -187,6 +187,14 @@ float hark_max(const float *x, size_t n);
 size_t hark_thread_count(void);
 void hark_set_thread_count(size_t count);
 
+/// One iteration of hark_parallel_for.
+typedef void (*hark_loop_body)(void *context, size_t index);
+
+/// Runs body(context, i) for every i < count on up to hark_thread_count() threads (the caller
+/// and spinning workers) and returns when all are done. Runs serially inside another
+/// hark_parallel_for or while another thread's loop is running.
+void hark_parallel_for(size_t count, hark_loop_body body, void *context);
+
 /// 1 when the kernels dispatch to AVX2 (the CPU has it and HARK_KERNELS does not say portable).
 int hark_kernels_use_avx2(void);
 
