@@ -246,17 +246,21 @@ public enum ComputeThreads {
         ParallelLoop.run(iterations, body)
     }
 
-    /// Runs `body(head, scratch)` for every one of `heads` attention heads, the heads split
-    /// over the threads (unless `parallel` is false: too little work to wake a thread); each
-    /// thread gets its own `scratchCount` floats of scratch (scores).
+    /// Runs `body(head, scratch)` for every one of `heads` attention heads, each head taken by
+    /// the next free thread (all on the calling thread when `parallel` is false: too little
+    /// work to share); `scratch` is `scratchCount` uninitialized floats of the head's own.
     static func forEachHead(_ heads: Int, scratchCount: Int, parallel: Bool = true,
                             _ body: @Sendable (_ head: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
-        let threads = parallel ? min(count, heads) : 1
-        ParallelLoop.run(threads) { part in
-            var scratch = [Float](repeating: 0, count: scratchCount)
-            scratch.withUnsafeMutableBufferPointer { scratch in
-                for head in (heads * part / threads)..<(heads * (part + 1) / threads) { body(head, scratch.start) }
-            }
+        guard parallel && count > 1 else {
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchCount))
+            defer { scratch.deallocate() }
+            for head in 0..<heads { body(head, scratch) }
+            return
+        }
+        ParallelLoop.run(heads) { head in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchCount))
+            defer { scratch.deallocate() }
+            body(head, scratch)
         }
     }
 
