@@ -168,33 +168,39 @@ void hark_attend_rows(const float *q, size_t ldq, const float *k, size_t ldk, co
         hark_attend_rows_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
 }
 
+// The passes of one implementation, so that the attention sequences are written once.
+typedef struct {
+    void (*scores)(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t n, size_t dim,
+                   float scale, float *scores, size_t lds);
+    void (*softmax)(float *x, size_t rows, size_t width, size_t ld, const size_t *valid);
+    void (*values)(const float *p, size_t ldp, size_t rows, const size_t *valid, size_t n, const float *v,
+                   size_t ldv, size_t dim, float *out, size_t ldo, int accumulate);
+} attention_passes;
+
+static const attention_passes *passes_for(size_t dim) {
+    static const attention_passes portable = {scores_portable, hark_softmax_rows_portable, values_portable};
+#if HARK_X86
+    static const attention_passes avx2 = {scores_avx2, hark_softmax_rows_avx2, values_avx2};
+    if (hark_kernels_use_avx2() && avx2_shape(dim)) return &avx2;
+#endif
+    return &portable;
+}
+
 // Attention over a shared prefix then each row's own keys: the prefix's keys and values are
 // read once for all rows, each row's own ones for that row alone.
 void hark_attend_prefixed(const float *q, size_t ldq, size_t rows, const float *pk, const float *pv, size_t ldp,
                           size_t prefix, const float *const *own_k, const float *const *own_v, size_t ld_own,
                           const size_t *valid, float *out, size_t ldo, size_t dim, float scale, float *scores) {
+    const attention_passes *pass = passes_for(dim);
     size_t count = longest_row(rows, 0, valid);
-#if HARK_X86
-    if (hark_kernels_use_avx2() && avx2_shape(dim)) {
-        scores_avx2(q, ldq, rows, pk, ldp, prefix, dim, scale, scores, count);
-        for (size_t r = 0; r < rows; r++)
-            scores_avx2(q + r * ldq, ldq, 1, own_k[r], ld_own, valid[r] - prefix, dim, scale, scores + r * count + prefix, count);
-        hark_softmax_rows_avx2(scores, rows, count, count, valid);
-        values_avx2(scores, count, rows, NULL, prefix, pv, ldp, dim, out, ldo, 0);
-        for (size_t r = 0; r < rows; r++)
-            values_avx2(scores + r * count + prefix, count, 1, NULL, valid[r] - prefix, own_v[r], ld_own, dim,
-                        out + r * ldo, ldo, 1);
-        return;
-    }
-#endif
-    scores_portable(q, ldq, rows, pk, ldp, prefix, dim, scale, scores, count);
+    pass->scores(q, ldq, rows, pk, ldp, prefix, dim, scale, scores, count);
     for (size_t r = 0; r < rows; r++)
-        scores_portable(q + r * ldq, ldq, 1, own_k[r], ld_own, valid[r] - prefix, dim, scale, scores + r * count + prefix, count);
-    hark_softmax_rows_portable(scores, rows, count, count, valid);
-    values_portable(scores, count, rows, NULL, prefix, pv, ldp, dim, out, ldo, 0);
+        pass->scores(q + r * ldq, ldq, 1, own_k[r], ld_own, valid[r] - prefix, dim, scale, scores + r * count + prefix, count);
+    pass->softmax(scores, rows, count, count, valid);
+    pass->values(scores, count, rows, NULL, prefix, pv, ldp, dim, out, ldo, 0);
     for (size_t r = 0; r < rows; r++)
-        values_portable(scores + r * count + prefix, count, 1, NULL, valid[r] - prefix, own_v[r], ld_own, dim,
-                        out + r * ldo, ldo, 1);
+        pass->values(scores + r * count + prefix, count, 1, NULL, valid[r] - prefix, own_v[r], ld_own, dim,
+                     out + r * ldo, ldo, 1);
 }
 
 // ---------------------------------------------------------------------------------------------

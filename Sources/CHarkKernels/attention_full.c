@@ -70,20 +70,27 @@ static void pack_values(const float *v, size_t ldv, size_t count, size_t dim, fl
     }
 }
 
-// scores[i][t0 .. t0 + 16) = scale · Σ_d a[i][d] · panel[d][·] for i < mr.
+// The one micro-kernel of both products: acc[i] = Σ_s a[i][s] · panel[s][0 .. 16) for i < mr,
+// over `steps` (the head width for the scores, the keys for the weighted sum).
 __attribute__((always_inline)) AVX2 static inline void
-scores_tile(const int mr, const float *a, size_t lda, const float *panel, size_t dim, float scale,
-            float *s, size_t lds) {
-    __m256 acc[TILE_ROWS][2];
+tile_product(const int mr, const float *a, size_t lda, const float *panel, size_t steps, __m256 acc[TILE_ROWS][2]) {
     for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (size_t d = 0; d < dim; d++) {
-        __m256 b0 = _mm256_loadu_ps(panel + d * LANES), b1 = _mm256_loadu_ps(panel + d * LANES + 8);
+    for (size_t s = 0; s < steps; s++) {
+        __m256 b0 = _mm256_loadu_ps(panel + s * LANES), b1 = _mm256_loadu_ps(panel + s * LANES + 8);
         for (int i = 0; i < mr; i++) {
-            __m256 x = _mm256_broadcast_ss(a + (size_t)i * lda + d);
+            __m256 x = _mm256_broadcast_ss(a + (size_t)i * lda + s);
             acc[i][0] = _mm256_fmadd_ps(x, b0, acc[i][0]);
             acc[i][1] = _mm256_fmadd_ps(x, b1, acc[i][1]);
         }
     }
+}
+
+// scores[i][t0 .. t0 + 16) = scale · q[i] · keys of the panel, for i < mr.
+__attribute__((always_inline)) AVX2 static inline void
+scores_tile(const int mr, const float *a, size_t lda, const float *panel, size_t dim, float scale,
+            float *s, size_t lds) {
+    __m256 acc[TILE_ROWS][2];
+    tile_product(mr, a, lda, panel, dim, acc);
     __m256 vs = _mm256_set1_ps(scale);
     for (int i = 0; i < mr; i++) {
         _mm256_storeu_ps(s + (size_t)i * lds, _mm256_mul_ps(acc[i][0], vs));
@@ -91,20 +98,12 @@ scores_tile(const int mr, const float *a, size_t lda, const float *panel, size_t
     }
 }
 
-// out[i][c0 .. c0 + 16) = Σ_t p[i][t] · panel[t][·] for i < mr (columns below `lanes` stored).
+// out[i][c0 .. c0 + 16) = Σ_t p[i][t] · values of the panel, for i < mr (the first `lanes` stored).
 __attribute__((always_inline)) AVX2 static inline void
 values_tile(const int mr, const float *p, size_t ldp, const float *panel, size_t count, float *o, size_t ldo,
             size_t lanes) {
     __m256 acc[TILE_ROWS][2];
-    for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (size_t t = 0; t < count; t++) {
-        __m256 b0 = _mm256_loadu_ps(panel + t * LANES), b1 = _mm256_loadu_ps(panel + t * LANES + 8);
-        for (int i = 0; i < mr; i++) {
-            __m256 x = _mm256_broadcast_ss(p + (size_t)i * ldp + t);
-            acc[i][0] = _mm256_fmadd_ps(x, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(x, b1, acc[i][1]);
-        }
-    }
+    tile_product(mr, p, ldp, panel, count, acc);
     for (int i = 0; i < mr; i++) {
         float *row = o + (size_t)i * ldo;
         if (lanes == LANES) {

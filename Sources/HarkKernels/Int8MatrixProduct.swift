@@ -2,7 +2,6 @@
 // the cores.
 
 import CHarkKernels
-import Dispatch
 import Foundation
 
 /// Products of float activations with int8 weights (``QuantizedMatrix``).

@@ -227,9 +227,9 @@ struct LayerNorm: Sendable {
     }
 }
 
-/// The number of threads the model uses. Every parallel loop is ours (Dispatch), OpenBLAS is
-/// kept on the calling thread: its own spinning worker threads would compete with ours for
-/// the same cores, which costs most on a busy machine.
+/// The number of threads the model uses. Every parallel loop is ours (``ParallelLoop``);
+/// OpenBLAS is kept on the calling thread: its own spinning worker threads would compete with
+/// ours for the same cores, which costs most on a busy machine.
 public enum ComputeThreads {
     /// Sets the thread count for all later model calls.
     public static func set(_ count: Int) {

@@ -11,14 +11,7 @@ final class DecoderStateTests: XCTestCase {
     func testBranchedAndReorderedHypothesesMatchDecodingEachFromScratch() throws {
         for computeType in [ComputeType.float32, .int8] {
             let model = try WhisperModel(directory: try TestSupport.modelDirectory("tiny.en"), computeType: computeType)
-            let melURL = TestSupport.repositoryRoot.appendingPathComponent("Tests/HarkFeaturesTests/Fixtures/voice-note-16k.mel80.f32")
-            let mel = try FloatFixture(url: melURL, magic: "HMEL", headerWords: 2)
-            let frames = mel.header[1]
-            var window = [Float](repeating: 0, count: 80 * 3000)
-            for band in 0..<80 {
-                for frame in 0..<(frames - 1) { window[band * 3000 + frame] = mel.values[band * frames + frame] }
-            }
-            let encoded = model.encode(window)
+            let encoded = model.encode(try voiceNoteWindow())
             let vocabulary = model.dimensions.vocabularySize
             // <|startofprev|>, some earlier text, <|startoftranscript|>, <|0.00|>.
             let prompt = [50360, 314, 373, 1016, 284, 3285, 257, 3465, 13, 50257, 50363]

@@ -10,15 +10,7 @@ final class EncoderTests: XCTestCase {
     /// (`Scripts/reference/whisper_numpy.py`, itself checked against CTranslate2).
     func testEncoderMatchesNumpyReference() throws {
         let model = try WhisperModel(directory: try TestSupport.modelDirectory("tiny.en"))
-        let melURL = TestSupport.repositoryRoot.appendingPathComponent("Tests/HarkFeaturesTests/Fixtures/voice-note-16k.mel80.f32")
-        let mel = try FloatFixture(url: melURL, magic: "HMEL", headerWords: 2)
-        let frames = mel.header[1]
-        // faster-whisper's first window: content frames (the last STFT frame dropped), zero-padded.
-        var window = [Float](repeating: 0, count: 80 * 3000)
-        for band in 0..<80 {
-            for frame in 0..<(frames - 1) { window[band * 3000 + frame] = mel.values[band * frames + frame] }
-        }
-        let output = model.encode(window)
+        let output = model.encode(try voiceNoteWindow())
         XCTAssertEqual(output.count, 1500 * 384)
 
         let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/voice-note-16k.tiny_en.encoder", withExtension: "f32"))
@@ -53,13 +45,7 @@ final class Int8EncoderTests: XCTestCase {
         let directory = try TestSupport.modelDirectory("tiny.en")
         let float32 = try WhisperModel(directory: directory)
         let int8 = try WhisperModel(directory: directory, computeType: .int8)
-        let melURL = TestSupport.repositoryRoot.appendingPathComponent("Tests/HarkFeaturesTests/Fixtures/voice-note-16k.mel80.f32")
-        let mel = try FloatFixture(url: melURL, magic: "HMEL", headerWords: 2)
-        let frames = mel.header[1]
-        var window = [Float](repeating: 0, count: 80 * 3000)
-        for band in 0..<80 {
-            for frame in 0..<(frames - 1) { window[band * 3000 + frame] = mel.values[band * frames + frame] }
-        }
+        let window = try voiceNoteWindow()
         let reference = float32.encode(window), quantized = int8.encode(window)
         var difference: Float = 0, norm: Float = 0
         for i in reference.indices {
@@ -69,4 +55,17 @@ final class Int8EncoderTests: XCTestCase {
         let relative = (difference / norm).squareRoot()
         XCTAssertLessThan(relative, 0.05, "relative L2 error \(relative)")
     }
+}
+
+/// The committed voice note's first window as faster-whisper feeds it: 80 mel bands × 3000
+/// frames, the content frames (the last STFT frame dropped) then zeros.
+func voiceNoteWindow() throws -> [Float] {
+    let melURL = TestSupport.repositoryRoot.appendingPathComponent("Tests/HarkFeaturesTests/Fixtures/voice-note-16k.mel80.f32")
+    let mel = try FloatFixture(url: melURL, magic: "HMEL", headerWords: 2)
+    let frames = mel.header[1]
+    var window = [Float](repeating: 0, count: 80 * 3000)
+    for band in 0..<80 {
+        for frame in 0..<(frames - 1) { window[band * 3000 + frame] = mel.values[band * frames + frame] }
+    }
+    return window
 }
