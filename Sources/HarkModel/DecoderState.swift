@@ -7,8 +7,8 @@ import CHarkKernels
 /// tokens fed so far, per hypothesis, and the cross-attention keys and values of the audio.
 ///
 /// The positions fed while there was a single hypothesis (the prompt) are moved into a
-/// **shared prefix** when the hypotheses branch: every decoder step reads the prefix once for
-/// all hypotheses, as it reads the audio's keys and values. Each hypothesis owns the cache of
+/// **shared prefix** (head-major) once fed, or when the hypotheses branch: every decoder step
+/// reads the prefix once for all hypotheses, as it reads the audio's keys and values. Each hypothesis owns the cache of
 /// its own later positions; reordering beams only moves references, and a cache shared by two
 /// hypotheses after a reorder is copied (the positions it holds) before one of them is extended.
 public struct DecoderState: Sendable {
@@ -42,14 +42,15 @@ public struct DecoderState: Sendable {
     /// batch size becomes `parents.count`. When a single hypothesis branches, what it was fed
     /// becomes the shared prefix.
     public mutating func reorder(_ parents: [Int]) {
-        if batch == 1 && parents.count > 1 && length > prefixLength { moveIntoPrefix() }
+        if parents.count > 1 { moveIntoPrefix() }
         keys = parents.map { keys[$0] }
         values = parents.map { values[$0] }
     }
 
     /// Appends the single hypothesis's own positions to the shared prefix (head-major) and
     /// leaves it an empty cache of its own.
-    private mutating func moveIntoPrefix() {
+    mutating func moveIntoPrefix() {
+        guard batch == 1 && length > prefixLength else { return }
         let headWidth = width / heads, old = prefixLength, new = length
         for layer in prefix.indices {
             var blocks = [Float](repeating: 0, count: 2 * heads * new * headWidth)

@@ -205,6 +205,8 @@ public final class WhisperModel: Sendable {
             feedForward(layer.ffnNorm, layer.ffnIn, layer.ffnOut, x: &x, rows: rows)
         }
         state.length += steps
+        // A prompt fed to a single hypothesis is read on every later step by every hypothesis.
+        if batch == 1 && steps > 1 { state.moveIntoPrefix() }
         let wanted = logitRows ?? [steps - 1]
         var selected = [Float](repeating: 0, count: batch * wanted.count * d)
         for b in 0..<batch {
