@@ -119,8 +119,8 @@ public final class WhisperModel: Sendable {
         return conv(columns, rows: outputLength, gelu: true)
     }
 
-    /// Bidirectional multi-head attention over fused `[q | k | v]` rows (``hark_attend_full``);
-    /// the heads are split over the compute threads.
+    /// Bidirectional multi-head attention over fused `[q | k | v]` rows; the heads are split
+    /// over the compute threads.
     private func selfAttention(qkv: [Float], rows: Int, heads: Int) -> [Float] {
         let d = dimensions.modelWidth
         let headWidth = d / heads
@@ -129,10 +129,13 @@ public final class WhisperModel: Sendable {
         qkv.withUnsafeBufferPointer { qkv in
             output.withUnsafeMutableBufferPointer { out in
                 let base = SendablePointer(qkv.start), out = SendableMutablePointer(out.start)
-                ComputeThreads.forEachHead(heads, scratchCount: hark_attend_full_scratch(rows, headWidth)) { head, scratch in
+                ComputeThreads.forEachHead(heads, scratchCount: rows * rows) { head, scores in
                     let q = base.value + head * headWidth, k = q + d, v = q + 2 * d
-                    hark_attend_full(q, 3 * d, k, 3 * d, v, 3 * d, out.value + head * headWidth, d,
-                                     rows, rows, headWidth, scale, scratch)
+                    FloatKernels.gemmTransposedB(m: rows, n: rows, k: headWidth, alpha: scale, a: q, lda: 3 * d,
+                                                 b: k, ldb: 3 * d, c: scores, ldc: rows)
+                    hark_softmax_rows(scores, rows, rows, rows, nil)
+                    FloatKernels.gemm(m: rows, n: headWidth, k: rows, a: scores, lda: rows,
+                                      b: v, ldb: 3 * d, c: out.value + head * headWidth, ldc: d)
                 }
             }
         }

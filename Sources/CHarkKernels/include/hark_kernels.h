@@ -165,17 +165,6 @@ void hark_attend_prefixed(const float *q, size_t ldq, size_t rows, const float *
                           size_t prefix, const float *const *own_k, const float *const *own_v, size_t ld_own,
                           const size_t *valid, float *out, size_t ldo, size_t dim, float scale, float *scores);
 
-/// Bidirectional attention of one head (encoder): out[r] = softmax(scale · q[r] · kᵀ) · v for
-/// r < rows, against `count` keys and values read in place (strides ldk, ldv), `dim` values
-/// each. `scratch` holds hark_attend_full_scratch(count, dim) floats (packed keys and values,
-/// one block of scores).
-void hark_attend_full(const float *q, size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
-                      float *out, size_t ldo, size_t rows, size_t count, size_t dim, float scale, float *scratch);
-void hark_attend_full_portable(const float *q, size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
-                               float *out, size_t ldo, size_t rows, size_t count, size_t dim, float scale,
-                               float *scratch);
-size_t hark_attend_full_scratch(size_t count, size_t dim);
-
 /// y[r][n] = x[r] · w[n] (+ bias[n]) for r < rows and n in [n0, n1): w is n × k row-major
 /// (stride k), x has row stride ldx, y row stride ldy. For few rows (decoder steps in float32):
 /// each weight row is read once for all rows (at most 4 at a time), nothing is repacked.
