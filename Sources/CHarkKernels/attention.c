@@ -190,17 +190,19 @@ static const attention_passes *passes_for(size_t dim) {
 // read once for all rows, each row's own ones for that row alone.
 void hark_attend_prefixed(const float *q, size_t ldq, size_t rows, const float *pk, const float *pv, size_t ldp,
                           size_t prefix, const float *const *own_k, const float *const *own_v, size_t ld_own,
-                          const size_t *valid, float *out, size_t ldo, size_t dim, float scale, float *scores) {
+                          size_t own_offset, const size_t *valid, float *out, size_t ldo, size_t dim, float scale,
+                          float *scores) {
     const attention_passes *pass = passes_for(dim);
     size_t count = longest_row(rows, 0, valid);
     pass->scores(q, ldq, rows, pk, ldp, prefix, dim, scale, scores, count);
     for (size_t r = 0; r < rows; r++)
-        pass->scores(q + r * ldq, ldq, 1, own_k[r], ld_own, valid[r] - prefix, dim, scale, scores + r * count + prefix, count);
+        pass->scores(q + r * ldq, ldq, 1, own_k[r] + own_offset, ld_own, valid[r] - prefix, dim, scale,
+                     scores + r * count + prefix, count);
     pass->softmax(scores, rows, count, count, valid);
     pass->values(scores, count, rows, NULL, prefix, pv, ldp, dim, out, ldo, 0);
     for (size_t r = 0; r < rows; r++)
-        pass->values(scores + r * count + prefix, count, 1, NULL, valid[r] - prefix, own_v[r], ld_own, dim,
-                     out + r * ldo, ldo, 1);
+        pass->values(scores + r * count + prefix, count, 1, NULL, valid[r] - prefix, own_v[r] + own_offset, ld_own,
+                     dim, out + r * ldo, ldo, 1);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -126,8 +126,8 @@ public struct DecoderState: Sendable {
         }
         // Position t of a hypothesis sees the shared prefix, then its own positions up to itself.
         let valid = (0..<rows).map { length + $0 % steps + 1 }
-        let ownKeys = (0..<rows).map { SendablePointer(UnsafePointer(keys[$0 / steps][layer].base)) }
-        let ownValues = (0..<rows).map { SendablePointer(UnsafePointer(values[$0 / steps][layer].base)) }
+        let own = OwnRows(keys: (0..<rows).map { UnsafePointer(keys[$0 / steps][layer].base) },
+                          values: (0..<rows).map { UnsafePointer(values[$0 / steps][layer].base) })
         let prefixLength = self.prefixLength
         qkv.withUnsafeBufferPointer { qkv in
             prefix[layer].withUnsafeBufferPointer { prefix in
@@ -136,12 +136,11 @@ public struct DecoderState: Sendable {
                     let parallel = rows * total * width >= Self.parallelWork
                     ComputeThreads.forEachHead(heads, scratchCount: rows * total, parallel: parallel) { head, scores in
                         let offset = head * headWidth
-                        let keys = ownKeys.map { Optional($0.value + offset) }
-                        let values = ownValues.map { Optional($0.value + offset) }
                         hark_attend_prefixed(q.value + offset, 3 * width, rows,
                                              p.value + head * prefixLength * headWidth,
                                              p.value + (heads + head) * prefixLength * headWidth, headWidth, prefixLength,
-                                             keys, values, width, valid, o.value + offset, width, headWidth, scale, scores)
+                                             own.keys, own.values, width, offset, valid, o.value + offset, width,
+                                             headWidth, scale, scores)
                     }
                 }
             }
@@ -208,6 +207,12 @@ public struct DecoderState: Sendable {
             (block + t * headWidth).update(from: source + t * stride, count: headWidth)
         }
     }
+}
+
+/// Each query row's own cache rows (keys, values) of one layer, for the attention threads.
+private struct OwnRows: @unchecked Sendable {
+    let keys: [UnsafePointer<Float>?]
+    let values: [UnsafePointer<Float>?]
 }
 
 /// The keys or the values of one layer for one hypothesis's own positions (`[position][width]`),

@@ -113,16 +113,20 @@ final class AttentionKernelTests: XCTestCase {
 
             var out = [Float](repeating: .nan, count: rows * ldo)
             var scratch = [Float](repeating: 0, count: rows * (valid.max() ?? 0))
-            let keyPointers = ownKeys.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count) }
-            let valuePointers = ownValues.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count) }
+            // Each row's own keys and values start `offset` floats into its buffer (a head's columns).
+            let offset = 5
+            let keyPointers = ownKeys.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count + offset) }
+            let valuePointers = ownValues.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count + offset) }
             defer { (keyPointers + valuePointers).forEach { $0.deallocate() } }
             for r in 0..<rows {
-                keyPointers[r].initialize(from: ownKeys[r], count: ownKeys[r].count)
-                valuePointers[r].initialize(from: ownValues[r], count: ownValues[r].count)
+                keyPointers[r].initialize(repeating: .nan, count: offset)
+                valuePointers[r].initialize(repeating: .nan, count: offset)
+                (keyPointers[r] + offset).initialize(from: ownKeys[r], count: ownKeys[r].count)
+                (valuePointers[r] + offset).initialize(from: ownValues[r], count: ownValues[r].count)
             }
             hark_attend_prefixed(q, ldq, rows, prefixKeys.isEmpty ? [0] : prefixKeys, prefixValues.isEmpty ? [0] : prefixValues,
                                  dim, prefix, keyPointers.map { UnsafePointer($0) }, valuePointers.map { UnsafePointer($0) },
-                                 ldOwn, valid, &out, ldo, dim, scale, &scratch)
+                                 ldOwn, offset, valid, &out, ldo, dim, scale, &scratch)
 
             for r in 0..<rows {
                 // The same row against its joined keys and values, through hark_attend_rows.

@@ -157,13 +157,15 @@ void hark_attend_rows_portable(const float *q, size_t ldq, const float *k, size_
                                const size_t *valid, size_t dim, float scale, float *scores);
 
 /// Attention of `rows` query rows over a prefix of keys and values shared by every row (`prefix`
-/// rows at pk, pv, stride ldp) followed by each row's own (own_k[r], own_v[r], stride ld_own):
-/// row r attends to the prefix and its first valid[r] - prefix own keys (valid[r] ≥ prefix).
+/// rows at pk, pv, stride ldp) followed by each row's own (own_k[r] + own_offset, own_v[r] +
+/// own_offset, stride ld_own: the offset picks a head's columns out of whole cache rows): row r
+/// attends to the prefix and its first valid[r] - prefix own keys (valid[r] ≥ prefix).
 /// The prefix is read once for all rows: decoder hypotheses that share a prompt. `scores` is
 /// scratch of rows × max(valid) floats. Same sums as hark_attend_rows over the joined keys.
 void hark_attend_prefixed(const float *q, size_t ldq, size_t rows, const float *pk, const float *pv, size_t ldp,
                           size_t prefix, const float *const *own_k, const float *const *own_v, size_t ld_own,
-                          const size_t *valid, float *out, size_t ldo, size_t dim, float scale, float *scores);
+                          size_t own_offset, const size_t *valid, float *out, size_t ldo, size_t dim, float scale,
+                          float *scores);
 
 /// y[r][n] = x[r] · w[n] (+ bias[n]) for r < rows and n in [n0, n1): w is n × k row-major
 /// (stride k), x has row stride ldx, y row stride ldy. For few rows (decoder steps in float32):
