@@ -42,9 +42,8 @@ typedef struct {
 } mailbox_t;
 
 static mailbox_t mailboxes[MAX_WORKERS];
-static size_t started;                                    // workers running (under start_lock)
-static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t submit_lock = PTHREAD_MUTEX_INITIALIZER;  // one job at a time
+static size_t started;                                           // workers running (under submit_lock)
 static _Thread_local int inside_job;
 
 static void run_iterations(job_t *job) {
@@ -82,10 +81,9 @@ static void *worker_main(void *argument) {
     return NULL;
 }
 
-// Starts workers up to `wanted`; returns how many are running.
+// Starts workers up to `wanted`; returns how many are running. Called under submit_lock.
 static size_t ensure_workers(size_t wanted) {
     if (wanted > MAX_WORKERS) wanted = MAX_WORKERS;
-    pthread_mutex_lock(&start_lock);
     while (started < wanted) {
         mailbox_t *box = &mailboxes[started];
         pthread_mutex_init(&box->lock, NULL);
@@ -99,9 +97,7 @@ static size_t ensure_workers(size_t wanted) {
         if (failed) break;
         started++;
     }
-    size_t running = started;
-    pthread_mutex_unlock(&start_lock);
-    return running;
+    return started;
 }
 
 void hark_parallel_for(size_t count, hark_loop_body body, void *context) {

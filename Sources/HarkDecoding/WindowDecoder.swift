@@ -222,20 +222,17 @@ public struct WindowDecoder {
                         guard let l = logits.baseAddress, let t = tokens.baseAddress, let p = logProbs.baseAddress,
                               let f = found.baseAddress else { return }
                         let shared = RowPointers(logits: l, tokens: t, logProbs: p, found: f)
-                        let threads = min(ComputeThreads.count, rows)
-                        ComputeThreads.forEach(threads) { part in
-                            for row in (rows * part / threads)..<(rows * (part + 1) / threads) {
-                                let scores = shared.logits + row * vocabulary
-                                rules.apply(UnsafeMutableBufferPointer(start: scores, count: vocabulary),
-                                            generated: histories[row][...])
-                                // log-softmax shifts every logit by the same amount, so the best
-                                // logits are the best log-probabilities.
-                                let shift = hark_log_sum_exp(scores, vocabulary)
-                                let n = hark_top_k(scores, vocabulary, count, shared.tokens + row * count,
-                                                   shared.logProbs + row * count)
-                                for i in 0..<n { shared.logProbs[row * count + i] -= shift }
-                                shared.found[row] = n
-                            }
+                        ComputeThreads.forEach(rows) { row in
+                            let scores = shared.logits + row * vocabulary
+                            rules.apply(UnsafeMutableBufferPointer(start: scores, count: vocabulary),
+                                        generated: histories[row][...])
+                            // log-softmax shifts every logit by the same amount, so the best
+                            // logits are the best log-probabilities.
+                            let shift = hark_log_sum_exp(scores, vocabulary)
+                            let n = hark_top_k(scores, vocabulary, count, shared.tokens + row * count,
+                                               shared.logProbs + row * count)
+                            for i in 0..<n { shared.logProbs[row * count + i] -= shift }
+                            shared.found[row] = n
                         }
                     }
                 }

@@ -72,8 +72,8 @@ public struct DecoderState: Sendable {
         prefixLength = new
     }
 
-    mutating func append(layer: Int, qkv: [Float], batch: Int, steps: Int) {
-        let width = self.width
+    mutating func append(layer: Int, qkv: [Float], steps: Int) {
+        let width = self.width, batch = self.batch
         qkv.withUnsafeBufferPointer { qkv in
             for b in 0..<batch {
                 if !isKnownUniquelyReferenced(&keys[b][layer]) { keys[b][layer] = keys[b][layer].copy() }

@@ -198,7 +198,7 @@ public final class WhisperModel: Sendable {
         for (index, layer) in weights.decoderLayers.enumerated() {
             // Causal self-attention through the cache.
             let qkv = layer.selfQKV(layer.selfAttentionNorm(x, rows: rows), rows: rows)
-            state.append(layer: index, qkv: qkv, batch: batch, steps: steps)
+            state.append(layer: index, qkv: qkv, steps: steps)
             let attended = state.selfAttention(layer: index, qkv: qkv, steps: steps)
             add(layer.selfOut(attended, rows: rows), to: &x)
             // Cross-attention to the window's encoder output.
