@@ -4,7 +4,8 @@ import Foundation
 struct TokenizerFile {
     struct Model {
         var type: String?
-        var vocab: [String: Int]
+        /// Every `(token, id)` of `model.vocab`, in the file's order.
+        var vocab: [(token: String, id: Int)]
         var merges: [MergeRule]
     }
 
@@ -29,13 +30,13 @@ struct TokenizerFile {
         guard case .object(let vocabMembers)? = model["vocab"] else {
             throw .malformedFile(path: path, reason: "missing \"vocab\" at model")
         }
-        var vocab: [String: Int] = [:]
+        var vocab: [(token: String, id: Int)] = []
         vocab.reserveCapacity(vocabMembers.count)
         for (token, id) in vocabMembers {
             guard case .number(let number) = id, let value = Int(exactly: number) else {
                 throw .malformedFile(path: path, reason: "expected Int at model.vocab.\(token)")
             }
-            vocab[token] = value
+            vocab.append((token, value))
         }
         guard case .array(let mergeValues)? = model["merges"] else {
             throw .malformedFile(path: path, reason: "missing \"merges\" at model")
@@ -76,12 +77,14 @@ struct MergeRule {
             self.left = left
             self.right = right
         case .string(let rule):
-            let parts = rule.split(separator: " ", omittingEmptySubsequences: false)
-            guard parts.count == 2 else {
+            // Split on the UTF-8 space: splitting the String would find grapheme breaks first.
+            let utf8 = rule.utf8
+            guard let space = utf8.firstIndex(of: UInt8(ascii: " ")),
+                  !utf8[utf8.index(after: space)...].contains(UInt8(ascii: " ")) else {
                 throw .malformedFile(path: path, reason: "merge \"\(rule)\" is not two tokens separated by a space at model.merges.\(index)")
             }
-            left = String(parts[0])
-            right = String(parts[1])
+            left = String(rule[..<space])
+            right = String(rule[utf8.index(after: space)...])
         default:
             throw .malformedFile(path: path, reason: "expected a merge at model.merges.\(index)")
         }
@@ -132,11 +135,21 @@ enum ModelFiles {
         let textURL = directory.appendingPathComponent(vocabularyTextFileName)
         if FileManager.default.fileExists(atPath: textURL.path) {
             let data = try read(textURL)
-            guard let text = String(data: data, encoding: .utf8) else {
-                throw .malformedFile(path: textURL.path, reason: "not UTF-8 text")
+            // Lines are cut at newline bytes: splitting a String would find grapheme breaks first.
+            let lines = data.withUnsafeBytes { bytes -> [String]? in
+                var lines: [String] = []
+                var start = 0
+                for end in bytes.indices where bytes[end] == 0x0A || end == bytes.count - 1 {
+                    let stop = bytes[end] == 0x0A ? end : end + 1
+                    guard let line = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<stop]), as: UTF8.self) else {
+                        return nil
+                    }
+                    lines.append(line)
+                    start = end + 1
+                }
+                return lines
             }
-            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            if lines.last == "" { lines.removeLast() }
+            guard let lines else { throw .malformedFile(path: textURL.path, reason: "not UTF-8 text") }
             return (lines, textURL)
         }
         let jsonURL = directory.appendingPathComponent(vocabularyJSONFileName)

@@ -13,7 +13,7 @@ public struct Tokenizer: Sendable {
     /// Token strings indexed by id, over the full id space.
     private let vocabulary: [String]
     /// Ids by token string.
-    private let ids: [String: Int]
+    private let ids: TokenIndex
     /// Language token ids by language code; empty for English-only models.
     private let languageIds: [String: Int]
     private let encoder: BytePairEncoder
@@ -68,12 +68,13 @@ public struct Tokenizer: Sendable {
         }
 
         // Every (token, id) tokenizer.json knows about.
-        var declared = file.model.vocab.map { (token: $0.key, id: $0.value) }
+        var declared = file.model.vocab
         declared += file.addedTokens.map { (token: $0.content, id: $0.id) }
 
         let vocabulary: [String]
         if let (tokens, url) = listed {
-            for (token, id) in declared where !tokens.indices.contains(id) || tokens[id] != token {
+            // Compared as bytes: String's == would normalize the non-ASCII byte-level tokens.
+            for (token, id) in declared where !tokens.indices.contains(id) || !tokens[id].utf8.elementsEqual(token.utf8) {
                 let found = tokens.indices.contains(id) ? "\"\(tokens[id])\"" : "nothing"
                 throw .inconsistentVocabulary(
                     path: url.path, reason: "id \(id) is \"\(token)\" in tokenizer.json but \(found) here")
@@ -83,15 +84,11 @@ public struct Tokenizer: Sendable {
             vocabulary = try Self.vocabulary(from: declared, path: tokenizerPath)
         }
 
-        var ids: [String: Int] = [:]
-        ids.reserveCapacity(vocabulary.count)
-        for (id, token) in vocabulary.enumerated() where ids[token] == nil {
-            ids[token] = id
-        }
+        let ids = TokenIndex(vocabulary)
 
         func lookUp(_ token: String, or alternative: String? = nil) throws(TokenizerError) -> Int {
-            if let id = ids[token] { return id }
-            if let alternative, let id = ids[alternative] { return id }
+            if let id = ids.id(of: token) { return id }
+            if let alternative, let id = ids.id(of: alternative) { return id }
             throw .missingSpecialToken(token)
         }
         let special = SpecialTokens(
@@ -105,7 +102,7 @@ public struct Tokenizer: Sendable {
             noTimestamps: try lookUp("<|notimestamps|>"),
             timestampBegin: try lookUp("<|0.00|>"))
 
-        self.encoder = try Self.encoder(for: file, textTokenCount: special.eot, path: tokenizerPath)
+        self.encoder = try Self.encoder(for: file, ids: ids, textTokenCount: special.eot, path: tokenizerPath)
 
         var textBytes: [UInt8] = []
         var textOffsets = [0]
@@ -191,7 +188,7 @@ public struct Tokenizer: Sendable {
 
     /// The id of the raw vocabulary string `token`, or nil if there is none.
     public func id(for token: String) -> Int? {
-        ids[token]
+        ids.id(of: token)
     }
 
     /// The id of the language token for `code` (such as `"en"`), or nil when the
@@ -244,16 +241,19 @@ public struct Tokenizer: Sendable {
         return vocabulary
     }
 
-    /// The BPE encoder for the text tokens `0..<textTokenCount` of `file`.
+    /// The BPE encoder for the text tokens `0..<textTokenCount` of `file`; `ids` indexes the
+    /// vocabulary, which agrees with the file's.
     private static func encoder(
-        for file: TokenizerFile, textTokenCount: Int, path: String
+        for file: TokenizerFile, ids: TokenIndex, textTokenCount: Int, path: String
     ) throws(TokenizerError) -> BytePairEncoder {
-        let vocab = file.model.vocab
-        func textId(_ token: String, _ context: @autoclosure () -> String) throws(TokenizerError) -> Int32 {
-            guard let id = vocab[token], id >= 0, id < textTokenCount else {
-                throw .malformedFile(path: path, reason: "\(context()) \"\(token)\" is not a text token")
+        func checked(_ id: Int?, _ token: @autoclosure () -> String, _ context: @autoclosure () -> String) throws(TokenizerError) -> Int32 {
+            guard let id, id >= 0, id < textTokenCount else {
+                throw .malformedFile(path: path, reason: "\(context()) \"\(token())\" is not a text token")
             }
             return Int32(id)
+        }
+        func textId(_ token: String, _ context: @autoclosure () -> String) throws(TokenizerError) -> Int32 {
+            try checked(ids.id(of: token), token, context())
         }
 
         var byteTokens: [Int32] = []
@@ -264,10 +264,14 @@ public struct Tokenizer: Sendable {
 
         var merges: [UInt64: BytePairEncoder.Merge] = [:]
         merges.reserveCapacity(file.model.merges.count)
+        var joined: [UInt8] = []
         for (rank, rule) in file.model.merges.enumerated() {
             let left = try textId(rule.left, "merge part")
             let right = try textId(rule.right, "merge part")
-            let result = try textId(rule.left + rule.right, "merge result")
+            joined.removeAll(keepingCapacity: true)
+            joined += rule.left.utf8
+            joined += rule.right.utf8
+            let result = try checked(joined.withUnsafeBufferPointer { ids.id(of: $0) }, rule.left + rule.right, "merge result")
             let key = BytePairEncoder.key(left, right)
             if merges[key] == nil {
                 merges[key] = BytePairEncoder.Merge(rank: Int32(rank), result: result)

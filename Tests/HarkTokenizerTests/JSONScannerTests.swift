@@ -17,7 +17,7 @@ final class JSONScannerTests: XCTestCase {
             let ours = try TokenizerFile(json: data, path: url.path)
             let foundation = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
             let model = try XCTUnwrap(foundation["model"] as? [String: Any])
-            XCTAssertEqual(ours.model.vocab, try XCTUnwrap(model["vocab"] as? [String: Int]), name)
+            XCTAssertEqual(Dictionary(ours.model.vocab, uniquingKeysWith: { $1 }), try XCTUnwrap(model["vocab"] as? [String: Int]), name)
             let merges = try XCTUnwrap(model["merges"] as? [Any])
             XCTAssertEqual(ours.model.merges.count, merges.count, name)
             for (rule, raw) in zip(ours.model.merges, merges).prefix(2000) {
