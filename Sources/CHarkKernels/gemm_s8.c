@@ -263,14 +263,20 @@ static inline size_t packed_index(size_t n, size_t k, size_t panel_bytes) {
     return (n / PANEL) * panel_bytes + (k / KGROUP) * GROUP_BYTES + (n % PANEL) * KGROUP + k % KGROUP;
 }
 
+// Writes the packed bytes in order (panel, k-group, column, k), padding included, so that
+// the model's load streams through its output once.
 void hark_s8_pack_weights(const int8_t *w, size_t n, size_t k, size_t ldw, int8_t *packed) {
-    size_t panel_bytes = PANEL * hark_s8_padded_k(k);
-    memset(packed, 0, hark_s8_packed_bytes(n, k));
-    for (size_t r = 0; r < n; r++)
-        for (size_t j = 0; j < k; j++) {
-            int8_t v = w[r * ldw + j];
-            packed[packed_index(r, j, panel_bytes)] = v == INT8_MIN ? -127 : v;
-        }
+    size_t groups = hark_s8_padded_k(k) / KGROUP;
+    for (size_t p = 0; p < n; p += PANEL)
+        for (size_t g = 0; g < groups; g++)
+            for (size_t c = 0; c < PANEL; c++) {
+                size_t r = p + c;
+                for (size_t t = 0; t < KGROUP; t++) {
+                    size_t j = g * KGROUP + t;
+                    int8_t v = r < n && j < k ? w[r * ldw + j] : 0;
+                    *packed++ = v == INT8_MIN ? -127 : v;
+                }
+            }
 }
 
 void hark_s8_unpack_weights(const int8_t *packed, size_t n, size_t k, int8_t *w, size_t ldw) {

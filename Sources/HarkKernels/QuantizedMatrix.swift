@@ -54,33 +54,40 @@ public struct QuantizedMatrix: Sendable, Equatable {
 
     /// Quantizes float weights handed over a block of rows at a time, so that no float copy of
     /// the whole matrix is needed: `fill(range, buffer)` writes rows `range` (row-major,
-    /// `columns` floats each) into `buffer`. The result is the same as
+    /// `columns` floats each) into `buffer`. Blocks are quantized on the compute threads, so
+    /// `fill` is called concurrently, once for each block of rows. The result is the same as
     /// ``init(quantizing:rows:columns:)`` on the whole matrix.
-    public init(rows: Int, columns: Int, quantizingRowsFrom fill: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+    public init(rows: Int, columns: Int, quantizingRowsFrom fill: @Sendable (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
         precondition(rows >= 0 && columns >= 0, "QuantizedMatrix: negative shape")
         let bytes = max(1, hark_s8_packed_bytes(rows, columns))
         let panel = Int(HARK_S8_PANEL)
         let panelBytes = panel * hark_s8_padded_k(columns)
-        // Blocks of whole panels (16 rows), about 1 MiB of floats.
+        // Blocks of whole panels (16 rows), about 1 MiB of floats, quantized on the compute
+        // threads: each of a few runs of blocks has its own scratch.
         let block = max(panel, (1 << 18) / max(columns, 1) / panel * panel)
+        let blocks = rows > 0 && columns > 0 ? (rows + block - 1) / block : 0
+        let runs = min(blocks, 4 * hark_thread_count())
         var scales = [Float](repeating: 0, count: rows)
         packed = [Int8](unsafeUninitializedCapacity: bytes) { buffer, count in
             guard let destination = buffer.baseAddress else { count = 0; return }
-            destination.initialize(repeating: 0, count: bytes)
             count = bytes
-            guard rows > 0 && columns > 0 else { return }
-            let floats = UnsafeMutablePointer<Float>.allocate(capacity: block * columns)
-            let values = UnsafeMutablePointer<Int8>.allocate(capacity: block * columns)
-            defer { floats.deallocate(); values.deallocate() }
+            guard blocks > 0 else {
+                destination.initialize(repeating: 0, count: bytes)
+                return
+            }
             scales.withUnsafeMutableBufferPointer { scaleBuffer in
                 guard let scaleBase = scaleBuffer.baseAddress else { return }
-                var start = 0
-                while start < rows {
-                    let end = min(rows, start + block)
-                    fill(start..<end, floats)
-                    hark_s8_quantize_rows(floats, end - start, columns, columns, values, columns, scaleBase + start)
-                    hark_s8_pack_weights(values, end - start, columns, columns, destination + (start / panel) * panelBytes)
-                    start = end
+                ParallelLoop.run(runs) { run in
+                    let floats = UnsafeMutablePointer<Float>.allocate(capacity: block * columns)
+                    let values = UnsafeMutablePointer<Int8>.allocate(capacity: block * columns)
+                    defer { floats.deallocate(); values.deallocate() }
+                    for index in stride(from: run, to: blocks, by: runs) {
+                        let start = index * block, end = min(rows, start + block)
+                        fill(start..<end, floats)
+                        hark_s8_quantize_rows(floats, end - start, columns, columns, values, columns, scaleBase + start)
+                        // Writes every byte of its panels, padding included.
+                        hark_s8_pack_weights(values, end - start, columns, columns, destination + (start / panel) * panelBytes)
+                    }
                 }
             }
         }

@@ -20,13 +20,13 @@ protocol WeightSource {
     func storedInt8(_ name: String, rows: Int, columns: Int) throws(ModelError) -> QuantizedMatrix?
     /// For a float tensor, a reader of its rows (`columns` values each) as 32-bit floats: the
     /// rows `range` go to the buffer. Nil for other element types.
-    func floatRowReader(_ name: String, columns: Int) -> ((Range<Int>, UnsafeMutablePointer<Float>) -> Void)?
+    func floatRowReader(_ name: String, columns: Int) -> (@Sendable (Range<Int>, UnsafeMutablePointer<Float>) -> Void)?
 }
 
 extension MappedTensors {
     /// A row reader over `data` for a float tensor at `offset`.
     static func rowReader(_ data: Data, offset: Int, element: Element, size: Int,
-                          columns: Int) -> (Range<Int>, UnsafeMutablePointer<Float>) -> Void {
+                          columns: Int) -> @Sendable (Range<Int>, UnsafeMutablePointer<Float>) -> Void {
         { range, destination in
             data.withUnsafeBytes { raw in
                 guard let base = raw.baseAddress else { return }
@@ -58,7 +58,7 @@ extension CTranslate2File: WeightSource {
 }
 
 extension CTranslate2File {
-    func floatRowReader(_ name: String, columns: Int) -> ((Range<Int>, UnsafeMutablePointer<Float>) -> Void)? {
+    func floatRowReader(_ name: String, columns: Int) -> (@Sendable (Range<Int>, UnsafeMutablePointer<Float>) -> Void)? {
         guard let record = variables[name] else { return nil }
         let element: MappedTensors.Element
         switch record.dataType {
@@ -72,7 +72,7 @@ extension CTranslate2File {
 }
 
 extension SafetensorsFile: WeightSource {
-    func floatRowReader(_ name: String, columns: Int) -> ((Range<Int>, UnsafeMutablePointer<Float>) -> Void)? {
+    func floatRowReader(_ name: String, columns: Int) -> (@Sendable (Range<Int>, UnsafeMutablePointer<Float>) -> Void)? {
         guard let tensor = tensors[name] else { return nil }
         let element: MappedTensors.Element
         switch tensor.dataType {

@@ -77,6 +77,28 @@ final class Int8KernelTests: XCTestCase {
         }
     }
 
+    func testPackingWritesEveryByteOfTheLayoutPaddingIncluded() {
+        var rng = SeededGenerator(seed: 3)
+        for (n, k) in [(1, 1), (16, 4), (17, 37), (40, 128), (5, 3)] {
+            let w = rng.int8s(n * k)
+            let bytes = hark_s8_packed_bytes(n, k)
+            var packed = [Int8](repeating: 0x55, count: bytes)  // not zero: padding must be written
+            packed.withUnsafeMutableBufferPointer { dst in
+                w.withUnsafeBufferPointer { hark_s8_pack_weights($0.baseAddress, n, k, k, dst.baseAddress) }
+            }
+            // The documented layout: panel p of 16 rows, k-group g of 4, row j of the panel, t.
+            let panel = Int(HARK_S8_PANEL), group = Int(HARK_S8_KGROUP), kp = hark_s8_padded_k(k)
+            var expected = [Int8](repeating: 0, count: bytes)
+            for r in 0..<n {
+                for c in 0..<k {
+                    let index = (r / panel) * panel * kp + (c / group) * panel * group + (r % panel) * group + c % group
+                    expected[index] = max(-127, w[r * k + c])
+                }
+            }
+            XCTAssertEqual(packed, expected, "n \(n) k \(k)")
+        }
+    }
+
     func testMinus128IsNeverStoredForTheKernels() {
         // -128 would break vpsignb (it cannot be negated) and the no-saturation bound.
         let k = 37, n = 3, m = 2

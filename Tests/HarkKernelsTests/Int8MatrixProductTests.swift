@@ -45,6 +45,34 @@ final class Int8MatrixProductTests: XCTestCase {
         XCTAssertThrowsError(try QuantizedMatrix(quantized: values, scales: [1], rows: rows, columns: columns))
     }
 
+    func testQuantizingRowsBlockByBlockOnThreadsEqualsQuantizingTheWholeMatrix() {
+        var rng = SeededGenerator(seed: 15)
+        // Blocks hold about 2^18 floats in whole panels: 4096 rows of 64 columns, 16 of 16 384.
+        // Several blocks with a short last one, a partial last panel, k not a multiple of 4.
+        for (rows, columns) in [(10_000, 64), (9_000, 61), (35, 16_385), (3, 5), (0, 8), (4, 0)] {
+            let weights = (0..<rows * columns).map { _ in rng.gaussian() }
+            let whole = QuantizedMatrix(quantizing: weights, rows: rows, columns: columns)
+            let previous = hark_thread_count()
+            defer { hark_set_thread_count(previous) }
+            for threads in [1, 2, 3] {
+                hark_set_thread_count(threads)
+                let served = RowTally()
+                let blockwise = QuantizedMatrix(rows: rows, columns: columns) { range, destination in
+                    served.count(range)
+                    for (offset, row) in range.enumerated() {
+                        for column in 0..<columns { destination[offset * columns + column] = weights[row * columns + column] }
+                    }
+                }
+                XCTAssertEqual(blockwise, whole, "\(rows) × \(columns) on \(threads) threads")
+                let ranges = served.ranges.sorted { $0.lowerBound < $1.lowerBound }
+                // Rows of no columns are not read at all.
+                XCTAssertEqual(ranges.reduce(0) { $0 == $1.lowerBound ? $1.upperBound : -1 }, columns > 0 ? rows : 0,
+                               "the blocks cover every row once (\(rows) × \(columns))")
+                XCTAssertTrue(ranges.dropLast().allSatisfy { $0.count % 16 == 0 }, "blocks are whole panels")
+            }
+        }
+    }
+
     func testQuantizingWeightsRoundTripsWithinHalfAStep() {
         var rng = SeededGenerator(seed: 11)
         let rows = 19, columns = 45
@@ -185,4 +213,14 @@ final class Int8MatrixProductTests: XCTestCase {
         let noOutputs = QuantizedMatrix(quantizing: [], rows: 0, columns: 5)
         XCTAssertEqual(Int8MatrixProduct.multiply([Float](repeating: 1, count: 10), rows: 2, by: noOutputs), [])
     }
+}
+
+/// The blocks of rows handed over, collected from several threads.
+private final class RowTally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var blocks: [Range<Int>] = []
+
+    func count(_ rows: Range<Int>) { lock.withLock { blocks.append(rows) } }
+
+    var ranges: [Range<Int>] { lock.withLock { blocks } }
 }

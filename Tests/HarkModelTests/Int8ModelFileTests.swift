@@ -171,31 +171,9 @@ final class Int8ModelFileTests: XCTestCase {
     }
 }
 
-/// Quantizing while loading reads a block of rows at a time, with the same result as quantizing
-/// the whole float matrix at once.
+/// Quantizing while loading gives the model the same weights as quantizing it after loading
+/// (block by block quantization itself: `Int8MatrixProductTests` in HarkKernelsTests).
 final class ChunkedQuantizationTests: XCTestCase {
-    func testBlocksOfRowsGiveTheSameMatrixAsTheWhole() {
-        for (rows, columns) in [(1, 1), (17, 3), (40, 384), (1000, 300), (51_865, 8)] {
-            var state: UInt64 = 42
-            let weights = (0..<(rows * columns)).map { _ -> Float in
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 997
-            }
-            let whole = QuantizedMatrix(quantizing: weights, rows: rows, columns: columns)
-            var asked: [Range<Int>] = []
-            let blocks = QuantizedMatrix(rows: rows, columns: columns) { range, buffer in
-                asked.append(range)
-                for (i, r) in range.enumerated() {
-                    for c in 0..<columns { buffer[i * columns + c] = weights[r * columns + c] }
-                }
-            }
-            XCTAssertEqual(blocks, whole, "\(rows) × \(columns)")
-            XCTAssertEqual(asked.first?.lowerBound, 0)
-            XCTAssertEqual(asked.last?.upperBound, rows)
-            XCTAssertTrue(asked.dropLast().allSatisfy { $0.count % 16 == 0 }, "blocks are whole panels")
-        }
-    }
-
     func testLoadingInt8MatchesQuantizingTheFloatModel() throws {
         let directory = try TestSupport.modelDirectory("tiny.en")
         let int8 = try WhisperModel(directory: directory, computeType: .int8)
