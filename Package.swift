@@ -50,7 +50,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "hark", dependencies: ["HarkCLI"]),
+        .executableTarget(name: "hark", dependencies: ["HarkCLI", "HarkModel"]),
         // Stage-level benchmarks driven by Scripts/bench-* (release builds only).
         .executableTarget(name: "hark-bench", dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkKernels",
                                                             "HarkTokenizer", "COpenBLAS"]),

@@ -240,6 +240,16 @@ public enum ComputeThreads {
     /// The thread count in use.
     public static var count: Int { max(1, hark_thread_count()) }
 
+    /// Readies a program's process for the model; call it first thing. OpenBLAS is kept on
+    /// the calling thread and its server threads are stopped (they would spin for about 0.1 s
+    /// after start-up, while the model loads), and the C allocator keeps the large buffers of
+    /// each window in its heap (``ComputeMemory/keepLargeBuffers()``).
+    public static func prepareProcess() {
+        keepBLASSingleThreaded()
+        hark_openblas_stop_server_threads()
+        ComputeMemory.keepLargeBuffers()
+    }
+
     /// Runs `body(i)` for every `i` in `0..<iterations` on the compute threads
     /// (``ParallelLoop``), returning when all have run.
     public static func forEach(_ iterations: Int, _ body: (Int) -> Void) {
@@ -264,9 +274,11 @@ public enum ComputeThreads {
         }
     }
 
-    /// Keeps OpenBLAS on the calling thread (idempotent; done by every model load).
+    /// Keeps OpenBLAS on the calling thread (idempotent; done by every model load). Only
+    /// calls into OpenBLAS when needed: setting the count restarts the server threads that
+    /// ``prepareProcess()`` stopped.
     static func keepBLASSingleThreaded() {
-        openblas_set_num_threads(1)
+        if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
     }
 }
 

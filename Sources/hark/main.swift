@@ -1,3 +1,5 @@
 import HarkCLI
+import HarkModel
 
+ComputeThreads.prepareProcess()
 Hark.main(arguments: Array(CommandLine.arguments.dropFirst()))

@@ -197,6 +197,12 @@ typedef void (*hark_loop_body)(void *context, size_t index);
 /// hark_parallel_for or while another thread's loop is running.
 void hark_parallel_for(size_t count, hark_loop_body body, void *context);
 
+/// Tunes the C allocator (glibc) for a process that runs the model: blocks up to 32 MB come
+/// from the heap instead of fresh memory maps, and up to 256 MB of freed heap is kept, so the
+/// encoder's large per-window buffers are faulted in once rather than on every window.
+/// Does nothing with other C libraries.
+void hark_keep_large_buffers(void);
+
 /// 1 when the kernels dispatch to AVX2 (the CPU has it and HARK_KERNELS does not say portable).
 int hark_kernels_use_avx2(void);
 
