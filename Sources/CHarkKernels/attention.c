@@ -221,27 +221,55 @@ static void gemm_few_rows_portable(const float *x, size_t ldx, size_t rows, cons
 }
 
 #if HARK_X86
+// Every dot product is summed the same way whatever the row count: 8 lanes over k in order,
+// the lanes folded (high half onto low, then pairs), the k % 8 tail added one by one, then the
+// bias. So a row's result does not depend on which rows share the call, and one pass over the
+// weights serves up to 8 rows, one weight row at a time (blocks of 2-4 weight rows, for more
+// independent FMA chains, measured slower: 8-12 against 5-8 ms for 51 864 × 384 on one core).
+AVX2 static inline float fold8(__m256 acc) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+#define FEW_ROWS(MR)                                                                                  \
+    AVX2 static void few_rows_##MR(const float *x, size_t ldx, const float *w, size_t k, size_t n0,  \
+                                   size_t n1, const float *bias, float *y, size_t ldy) {             \
+        size_t k8 = k / 8 * 8;                                                                        \
+        for (size_t n = n0; n < n1; n++) {                                                            \
+            const float *wn = w + n * k;                                                              \
+            __m256 acc[MR];                                                                           \
+            for (int i = 0; i < MR; i++) acc[i] = _mm256_setzero_ps();                                \
+            for (size_t j = 0; j < k8; j += 8) {                                                      \
+                __m256 wv = _mm256_loadu_ps(wn + j);                                                  \
+                for (int i = 0; i < MR; i++) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i * ldx + j), wv, acc[i]); \
+            }                                                                                         \
+            for (int i = 0; i < MR; i++) {                                                            \
+                float dot = fold8(acc[i]);                                                            \
+                for (size_t j = k8; j < k; j++) dot += x[i * ldx + j] * wn[j];                        \
+                y[i * ldy + n] = dot + (bias ? bias[n] : 0.0f);                                       \
+            }                                                                                         \
+        }                                                                                             \
+    }
+
+FEW_ROWS(1)
+FEW_ROWS(2)
+FEW_ROWS(3)
+FEW_ROWS(4)
+FEW_ROWS(5)
+FEW_ROWS(6)
+FEW_ROWS(7)
+FEW_ROWS(8)
+
 AVX2 static void gemm_few_rows_avx2(const float *x, size_t ldx, size_t rows, const float *w, size_t k,
                                     size_t n0, size_t n1, const float *bias, float *y, size_t ldy) {
-    size_t k8 = k / 8 * 8;
-    for (size_t r0 = 0; r0 < rows; r0 += 4) {
-        size_t mr = rows - r0 < 4 ? rows - r0 : 4;
-        for (size_t n = n0; n < n1; n++) {
-            const float *wn = w + n * k;
-            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-            for (size_t j = 0; j < k8; j += 8) {
-                __m256 wv = _mm256_loadu_ps(wn + j);
-                for (size_t i = 0; i < mr; i++) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(x + (r0 + i) * ldx + j), wv, acc[i]);
-            }
-            for (size_t i = 0; i < mr; i++) {
-                __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[i]), _mm256_extractf128_ps(acc[i], 1));
-                s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-                s = _mm_add_ss(s, _mm_movehdup_ps(s));
-                float dot = _mm_cvtss_f32(s);
-                for (size_t j = k8; j < k; j++) dot += x[(r0 + i) * ldx + j] * wn[j];
-                y[(r0 + i) * ldy + n] = dot + (bias ? bias[n] : 0.0f);
-            }
-        }
+    typedef void (*kernel)(const float *, size_t, const float *, size_t, size_t, size_t, const float *, float *, size_t);
+    static const kernel by_rows[8] = {few_rows_1, few_rows_2, few_rows_3, few_rows_4,
+                                      few_rows_5, few_rows_6, few_rows_7, few_rows_8};
+    for (size_t r0 = 0; r0 < rows; r0 += 8) {
+        size_t mr = rows - r0 < 8 ? rows - r0 : 8;
+        by_rows[mr - 1](x + r0 * ldx, ldx, w, k, n0, n1, bias, y + r0 * ldy, ldy);
     }
 }
 #endif

@@ -166,7 +166,7 @@ final class AttentionKernelTests: XCTestCase {
 final class FewRowsProductTests: XCTestCase {
     func testMatchesTheReferenceForEveryRowCountAndTail() {
         var generator = SeededGenerator(seed: 5)
-        for (rows, n, k) in [(1, 7, 384), (5, 33, 13), (4, 16, 8), (8, 3, 1), (3, 100, 64)] {
+        for (rows, n, k) in [(1, 7, 384), (5, 33, 13), (4, 16, 8), (8, 3, 1), (3, 100, 64), (6, 9, 40), (11, 10, 17)] {
             let x = (0..<(rows * k)).map { _ in generator.gaussian() }
             let w = (0..<(n * k)).map { _ in generator.gaussian() }
             let bias = (0..<n).map { _ in generator.gaussian() }
@@ -187,6 +187,29 @@ final class FewRowsProductTests: XCTestCase {
                         XCTAssertEqual(Double(y[r * n + c]), expected, accuracy: 1e-4 * max(1, abs(expected)), "\(rows)×\(n)×\(k) r\(r) n\(c)")
                     }
                 }
+            }
+        }
+    }
+
+    func testEachRowIsTheSameWhateverRowsShareTheCall() {
+        // Beam search and greedy decoding must give a hypothesis the same scores: a row's sums
+        // may not depend on how many rows are multiplied with it, or on the column range.
+        var generator = SeededGenerator(seed: 6)
+        let n = 23, k = 387
+        for rows in 1...9 {
+            let x = (0..<(rows * k)).map { _ in generator.gaussian() }
+            let w = (0..<(n * k)).map { _ in generator.gaussian() }
+            let bias = (0..<n).map { _ in generator.gaussian() }
+            var together = [Float](repeating: .nan, count: rows * n)
+            hark_gemm_f32_few_rows(x, k, rows, w, k, 0, n, bias, &together, n)
+            for r in 0..<rows {
+                var alone = [Float](repeating: .nan, count: n)
+                for c in 0..<n {  // one column at a time: no blocks of weight rows either
+                    Array(x[(r * k)..<((r + 1) * k)]).withUnsafeBufferPointer { row in
+                        hark_gemm_f32_few_rows(row.baseAddress, k, 1, w, k, c, c + 1, bias, &alone, n)
+                    }
+                }
+                XCTAssertEqual(Array(together[(r * n)..<((r + 1) * n)]), alone, "row \(r) of \(rows)")
             }
         }
     }

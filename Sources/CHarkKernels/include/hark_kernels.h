@@ -169,7 +169,8 @@ void hark_attend_prefixed(const float *q, size_t ldq, size_t rows, const float *
 
 /// y[r][n] = x[r] · w[n] (+ bias[n]) for r < rows and n in [n0, n1): w is n × k row-major
 /// (stride k), x has row stride ldx, y row stride ldy. For few rows (decoder steps in float32):
-/// each weight row is read once for all rows (at most 4 at a time), nothing is repacked.
+/// each weight row is read once for up to 8 rows, nothing is repacked. A row's result does not
+/// depend on the other rows of the call.
 void hark_gemm_f32_few_rows(const float *x, size_t ldx, size_t rows, const float *w, size_t k, size_t n0,
                             size_t n1, const float *bias, float *y, size_t ldy);
 
