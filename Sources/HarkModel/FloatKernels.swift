@@ -243,11 +243,12 @@ public enum ComputeThreads {
     /// Readies a program's process for the model; call it first thing. OpenBLAS is kept on
     /// the calling thread and its server threads are stopped (they would spin for about 0.1 s
     /// after start-up, while the model loads), and the C allocator keeps the large buffers of
-    /// each window in its heap (``ComputeMemory/keepLargeBuffers()``).
+    /// each window in its heap, so that their pages are faulted in once per process
+    /// (`hark_keep_large_buffers`).
     public static func prepareProcess() {
         keepBLASSingleThreaded()
         hark_openblas_stop_server_threads()
-        ComputeMemory.keepLargeBuffers()
+        hark_keep_large_buffers()
     }
 
     /// Runs `body(i)` for every `i` in `0..<iterations` on the compute threads
