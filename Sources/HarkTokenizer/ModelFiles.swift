@@ -137,15 +137,13 @@ enum ModelFiles {
             let data = try read(textURL)
             // Lines are cut at newline bytes: splitting a String would find grapheme breaks first.
             let lines = data.withUnsafeBytes { bytes -> [String]? in
+                var pieces = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+                if pieces.last?.isEmpty == true { pieces.removeLast() }
                 var lines: [String] = []
-                var start = 0
-                for end in bytes.indices where bytes[end] == 0x0A || end == bytes.count - 1 {
-                    let stop = bytes[end] == 0x0A ? end : end + 1
-                    guard let line = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<stop]), as: UTF8.self) else {
-                        return nil
-                    }
+                lines.reserveCapacity(pieces.count)
+                for piece in pieces {
+                    guard let line = String(validating: UnsafeRawBufferPointer(rebasing: piece), as: UTF8.self) else { return nil }
                     lines.append(line)
-                    start = end + 1
                 }
                 return lines
             }
