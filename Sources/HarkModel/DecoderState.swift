@@ -8,9 +8,10 @@ import CHarkKernels
 ///
 /// The positions fed while there was a single hypothesis (the prompt) are moved into a
 /// **shared prefix** (head-major) once fed, or when the hypotheses branch: every decoder step
-/// reads the prefix once for all hypotheses, as it reads the audio's keys and values. Each hypothesis owns the cache of
-/// its own later positions; reordering beams only moves references, and a cache shared by two
-/// hypotheses after a reorder is copied (the positions it holds) before one of them is extended.
+/// reads the prefix once for all hypotheses, as it reads the audio's keys and values. Each
+/// hypothesis owns the cache of its own later positions; reordering beams only moves
+/// references, and a cache shared by two hypotheses after a reorder is copied (the positions it
+/// holds) before one of them is extended.
 public struct DecoderState: Sendable {
     /// The number of hypotheses decoded side by side.
     public var batch: Int { keys.count }
