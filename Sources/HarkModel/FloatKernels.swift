@@ -48,16 +48,34 @@ enum FloatKernels {
     /// columns are split over the compute threads when the weights are large.
     static func fewRowsProduct(_ x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<Float>, k: Int, n: Int,
                                bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
-        let threads = n * k >= 1 << 18 ? min(ComputeThreads.count, max(1, n / 64)) : 1
-        if threads <= 1 {
-            hark_gemm_f32_few_rows(x, k, rows, w, k, 0, n, bias, y, n)
-            return
-        }
         let x = SendablePointer(x), w = SendablePointer(w), y = SendableMutablePointer(y)
         let b = bias.map { SendablePointer($0) }
+        splitOutputs(n: n, k: k) { n0, n1 in
+            hark_gemm_f32_few_rows(x.value, k, rows, w.value, k, n0, n1, b?.value, y.value, n)
+        }
+    }
+
+    /// ``fewRowsProduct(_:rows:w:k:n:bias:into:)`` with half-precision weights, widened as they
+    /// are read: the same result as with their single-precision copies, for half the bytes.
+    static func fewRowsProduct(_ x: UnsafePointer<Float>, rows: Int, halfWeights w: UnsafePointer<UInt16>, k: Int, n: Int,
+                               bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
+        let x = SendablePointer(x), w = SendablePointer(w), y = SendableMutablePointer(y)
+        let b = bias.map { SendablePointer($0) }
+        splitOutputs(n: n, k: k) { n0, n1 in
+            hark_gemm_f16w_few_rows(x.value, k, rows, w.value, k, n0, n1, b?.value, y.value, n)
+        }
+    }
+
+    /// Runs `body(n0, n1)` over the `n` output columns of a few-rows product, split over the
+    /// compute threads when the `n × k` weights are large.
+    private static func splitOutputs(n: Int, k: Int, _ body: @Sendable (_ n0: Int, _ n1: Int) -> Void) {
+        let threads = n * k >= 1 << 18 ? min(ComputeThreads.count, max(1, n / 64)) : 1
+        if threads <= 1 {
+            body(0, n)
+            return
+        }
         ParallelLoop.run(threads) { part in
-            hark_gemm_f32_few_rows(x.value, k, rows, w.value, k, n * part / threads, n * (part + 1) / threads,
-                                   b?.value, y.value, n)
+            body(n * part / threads, n * (part + 1) / threads)
         }
     }
 
@@ -129,31 +147,52 @@ enum FloatKernels {
     }
 }
 
-/// A linear layer `y = x Wᵀ + b` with `W` stored `[out][in]`, in 32-bit float or in int8
-/// (per-output-channel weights, activations quantized per row on the fly).
+/// The weights of a linear layer as held in memory.
+enum LinearWeights: Sendable {
+    /// 32-bit floats.
+    case float32([Float])
+    /// The model file's half-precision values, computed with in 32-bit float: they widen
+    /// exactly, so the products equal those of their 32-bit copies, for half the memory read.
+    case float16([UInt16])
+    /// int8 per output channel (activations quantized per row on the fly).
+    case int8(QuantizedMatrix)
+}
+
+/// A linear layer `y = x Wᵀ + b` with `W` stored `[out][in]`, in 32-bit float (held as 32 or
+/// 16 bits) or in int8 (per-output-channel weights, activations quantized per row on the fly).
 struct Linear: Sendable {
-    /// Float weights; empty once quantized.
-    let weight: [Float]
-    /// Int8 weights, when quantized.
-    let quantized: QuantizedMatrix?
+    let storage: LinearWeights
     let bias: [Float]?
     let inputs: Int
     let outputs: Int
 
     init(weight: [Float], bias: [Float]?, inputs: Int, outputs: Int) {
-        self.weight = weight
-        quantized = nil
+        self.init(storage: .float32(weight), bias: bias, inputs: inputs, outputs: outputs)
+    }
+
+    init(quantized: QuantizedMatrix, bias: [Float]?, inputs: Int, outputs: Int) {
+        self.init(storage: .int8(quantized), bias: bias, inputs: inputs, outputs: outputs)
+    }
+
+    init(storage: LinearWeights, bias: [Float]?, inputs: Int, outputs: Int) {
+        self.storage = storage
         self.bias = bias
         self.inputs = inputs
         self.outputs = outputs
     }
 
-    init(quantized: QuantizedMatrix, bias: [Float]?, inputs: Int, outputs: Int) {
-        weight = []
-        self.quantized = quantized
-        self.bias = bias
-        self.inputs = inputs
-        self.outputs = outputs
+    /// The int8 weights, when quantized.
+    var quantized: QuantizedMatrix? {
+        if case .int8(let matrix) = storage { matrix } else { nil }
+    }
+
+    /// The weights in 32-bit float (half-precision ones widened); empty once quantized.
+    var weight: [Float] {
+        switch storage {
+        case .float32(let weight): weight
+        case .float16(let halves): halves.widened()
+        case .int8: []
+        }
     }
 
     /// The same layer with int8 weights (the float weights are dropped).
@@ -170,31 +209,34 @@ struct Linear: Sendable {
             guard let c = out.baseAddress else { return }
             if let quantized {
                 let input = UnsafeBufferPointer(start: x, count: rows * inputs)
-                if let bias {
-                    bias.withUnsafeBufferPointer { b in
-                        Int8MatrixProduct.multiply(input, rows: rows, by: quantized, bias: b, gelu: gelu, into: out)
-                    }
-                } else {
-                    Int8MatrixProduct.multiply(input, rows: rows, by: quantized, bias: nil, gelu: gelu, into: out)
+                bias.withOptionalPointer { b in
+                    Int8MatrixProduct.multiply(input, rows: rows, by: quantized, bias: b.map { UnsafeBufferPointer(start: $0, count: outputs) },
+                                               gelu: gelu, into: out)
                 }
                 return
             }
             if rows <= FloatKernels.fewRows {
-                weight.withUnsafeBufferPointer { w in
-                    guard let b = w.baseAddress else { return }
-                    if let bias {
-                        bias.withUnsafeBufferPointer { FloatKernels.fewRowsProduct(x, rows: rows, w: b, k: inputs, n: outputs, bias: $0.baseAddress, into: c) }
-                    } else {
-                        FloatKernels.fewRowsProduct(x, rows: rows, w: b, k: inputs, n: outputs, bias: nil, into: c)
+                bias.withOptionalPointer { b in
+                    switch storage {
+                    case .float32(let weight):
+                        weight.withUnsafeBufferPointer {
+                            FloatKernels.fewRowsProduct(x, rows: rows, w: $0.start, k: inputs, n: outputs, bias: b, into: c)
+                        }
+                    case .float16(let halves):
+                        halves.withUnsafeBufferPointer {
+                            guard let w = $0.baseAddress else { return }
+                            FloatKernels.fewRowsProduct(x, rows: rows, halfWeights: w, k: inputs, n: outputs, bias: b, into: c)
+                        }
+                    case .int8: break
                     }
                 }
                 if gelu { FloatKernels.gelu(c, count: rows * outputs) }
                 return
             }
+            // Many rows (encoder, prompts): half-precision weights are widened for the BLAS product.
             weight.withUnsafeBufferPointer { w in
-                guard let b = w.baseAddress else { return }
                 FloatKernels.parallelGemmTransposedB(m: rows, n: outputs, k: inputs, a: x, lda: inputs,
-                                                     b: b, ldb: inputs, c: c, ldc: outputs)
+                                                     b: w.start, ldb: inputs, c: c, ldc: outputs)
             }
             if let bias { FloatKernels.addRow(bias, to: c, rows: rows, width: outputs) }
             if gelu { FloatKernels.gelu(c, count: rows * outputs) }
@@ -206,6 +248,28 @@ struct Linear: Sendable {
         x.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return [] }
             return self(base, rows: rows, gelu: gelu)
+        }
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    /// Calls `body` with the address of the floats, or nil when there are none.
+    func withOptionalPointer<Result>(_ body: (UnsafePointer<Float>?) -> Result) -> Result {
+        guard let self else { return body(nil) }
+        return self.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+}
+
+extension Array where Element == UInt16 {
+    /// Half-precision values widened to 32-bit floats (exactly).
+    func widened() -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { floats, initialized in
+            withUnsafeBufferPointer { halves in
+                if let source = halves.baseAddress, let destination = floats.baseAddress {
+                    hark_f16_to_f32(source, destination, count)
+                }
+            }
+            initialized = count
         }
     }
 }

@@ -21,6 +21,21 @@ protocol WeightSource {
     /// For a float tensor, a reader of its rows (`columns` values each) as 32-bit floats: the
     /// rows `range` go to the buffer. Nil for other element types.
     func floatRowReader(_ name: String, columns: Int) -> (@Sendable (Range<Int>, UnsafeMutablePointer<Float>) -> Void)?
+    /// The `count` values of tensor `name` as stored, when the file stores it in IEEE half
+    /// precision; nil for other element types.
+    func storedFloat16(_ name: String, count: Int) throws(ModelError) -> [UInt16]?
+}
+
+extension MappedTensors {
+    /// `count` little-endian half-precision values at `source` (any alignment).
+    static func halves(_ source: UnsafeRawBufferPointer, count: Int) -> [UInt16] {
+        [UInt16](unsafeUninitializedCapacity: count) { halves, initialized in
+            if let destination = halves.baseAddress, let base = source.baseAddress {
+                memcpy(destination, base, count * 2)
+            }
+            initialized = count
+        }
+    }
 }
 
 extension MappedTensors {
@@ -58,6 +73,14 @@ extension CTranslate2File: WeightSource {
 }
 
 extension CTranslate2File {
+    func storedFloat16(_ name: String, count: Int) throws(ModelError) -> [UInt16]? {
+        guard let record = variables[name], record.dataType == .float16 else { return nil }
+        guard record.elementCount == count else {
+            throw .badTensor(name: name, detail: "shape \(record.shape), expected \(count) values")
+        }
+        return withBytes(of: record) { MappedTensors.halves($0, count: count) }
+    }
+
     func floatRowReader(_ name: String, columns: Int) -> (@Sendable (Range<Int>, UnsafeMutablePointer<Float>) -> Void)? {
         guard let record = variables[name] else { return nil }
         let element: MappedTensors.Element
@@ -82,6 +105,14 @@ extension SafetensorsFile: WeightSource {
         default: return nil
         }
         return MappedTensors.rowReader(mappedData, offset: tensor.offset, element: element, size: tensor.dataType.size, columns: columns)
+    }
+
+    func storedFloat16(_ name: String, count: Int) throws(ModelError) -> [UInt16]? {
+        guard let tensor = tensors[name], tensor.dataType == .float16 else { return nil }
+        guard tensor.elementCount == count else {
+            throw .badTensor(name: name, detail: "shape \(tensor.shape), expected \(count) values")
+        }
+        return try withBytes(of: name) { MappedTensors.halves($0, count: count) }
     }
 
     /// Hark int8 files name their specification in the metadata.

@@ -1,3 +1,4 @@
+import CHarkKernels
 import Foundation
 import HarkKernels
 
@@ -40,7 +41,8 @@ struct DecoderLayerWeights: Sendable {
     let ffnOut: Linear
 }
 
-/// Every weight of a Whisper model in 32-bit float, checked against the architecture.
+/// Every weight of a Whisper model, checked against the architecture: matrices in int8 or in
+/// 32-bit float (kept as the file's half-precision values when it stores them so).
 struct WhisperWeights: Sendable {
     let dimensions: WhisperDimensions
     let conv1: Linear          // [width][mels·3] as a matrix product over im2col windows
@@ -57,7 +59,8 @@ struct WhisperWeights: Sendable {
 
     /// Reads every tensor; with `int8`, each matrix the plan quantizes is taken as stored
     /// when the file holds it in int8, else quantized as soon as it is read, so the float copy
-    /// of the whole model never exists at once.
+    /// of the whole model never exists at once. A float matrix the file stores in half
+    /// precision stays so in memory (see ``LinearWeights/float16(_:)``).
     init(source: some WeightSource, computeType: ComputeType = .float32,
          plan: QuantizationPlan = .standard) throws(ModelError) {
         self.computeType = computeType
@@ -81,6 +84,9 @@ struct WhisperWeights: Sendable {
                 // Quantized a block of rows at a time: no float copy of the matrix.
                 return Linear(quantized: QuantizedMatrix(rows: outputs, columns: inputs, quantizingRowsFrom: reader),
                               bias: bias, inputs: inputs, outputs: outputs)
+            }
+            if !int8, let halves = try source.storedFloat16(weightName, count: outputs * inputs) {
+                return Linear(storage: .float16(halves), bias: bias, inputs: inputs, outputs: outputs)
             }
             let layer = Linear(weight: try source.floats(weightName, shape: shape), bias: bias, inputs: inputs, outputs: outputs)
             return int8 ? layer.quantizedToInt8() : layer
@@ -196,12 +202,21 @@ struct TokenEmbedding: Sendable {
 
     /// Adds the embedding of `token` to `width` floats at `destination`.
     func add(_ token: Int, to destination: UnsafeMutablePointer<Float>) {
-        if let quantized = projection.quantized {
+        let width = self.width
+        switch projection.storage {
+        case .int8(let quantized):
             quantized.addRow(token, to: destination)
-        } else {
-            let width = self.width
-            projection.weight.withUnsafeBufferPointer { e in
+        case .float32(let weight):
+            weight.withUnsafeBufferPointer { e in
                 for i in 0..<width { destination[i] += e[token * width + i] }
+            }
+        case .float16(let halves):
+            halves.withUnsafeBufferPointer { e in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { row in
+                    guard let source = e.baseAddress, let widened = row.baseAddress else { return }
+                    hark_f16_to_f32(source + token * width, widened, width)
+                    for i in 0..<width { destination[i] += widened[i] }
+                }
             }
         }
     }

@@ -213,4 +213,27 @@ final class FewRowsProductTests: XCTestCase {
             }
         }
     }
+
+    func testHalfWeightsGiveTheSumsOfTheirWidenedCopies() {
+        // float32 models keep the file's half-precision weights: widened exactly as they are
+        // read, they must give the very sums of the widened copies, tails and bias included.
+        var generator = SeededGenerator(seed: 7)
+        for (n, k) in [(23, 387), (70, 384), (5, 13), (3, 1)] {
+            let halves = (0..<(n * k)).map { _ in Float16(generator.gaussian() * 0.1).bitPattern }
+            var widened = [Float](repeating: .nan, count: n * k)
+            hark_f16_to_f32(halves, &widened, halves.count)
+            XCTAssertEqual(widened[1], Float(Float16(bitPattern: halves[1])))
+            let bias = (0..<n).map { _ in generator.gaussian() }
+            for rows in 1...9 {
+                let x = (0..<(rows * k)).map { _ in generator.gaussian() }
+                var fromHalves = [Float](repeating: .nan, count: rows * n), fromFloats = fromHalves
+                let split = n / 3
+                for (n0, n1) in [(0, split), (split, n)] {
+                    hark_gemm_f16w_few_rows(x, k, rows, halves, k, n0, n1, bias, &fromHalves, n)
+                    hark_gemm_f32_few_rows(x, k, rows, widened, k, n0, n1, bias, &fromFloats, n)
+                }
+                XCTAssertEqual(fromHalves, fromFloats, "\(rows) rows of \(n) × \(k)")
+            }
+        }
+    }
 }

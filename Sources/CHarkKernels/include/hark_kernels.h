@@ -174,6 +174,11 @@ void hark_attend_prefixed(const float *q, size_t ldq, size_t rows, const float *
 void hark_gemm_f32_few_rows(const float *x, size_t ldx, size_t rows, const float *w, size_t k, size_t n0,
                             size_t n1, const float *bias, float *y, size_t ldy);
 
+/// hark_gemm_f32_few_rows with half-precision weights, widened as they are read: the same
+/// result as the product with their single-precision copies, for half the bytes read.
+void hark_gemm_f16w_few_rows(const float *x, size_t ldx, size_t rows, const uint16_t *w, size_t k, size_t n0,
+                             size_t n1, const float *bias, float *y, size_t ldy);
+
 /// log Σ exp(x[i]) over n floats: -INFINITY when every x[i] is -INFINITY (or n is 0). The
 /// AVX2 path uses the polynomial exp of hark_softmax_rows.
 float hark_log_sum_exp(const float *x, size_t n);
