@@ -87,22 +87,23 @@ enum FloatKernels {
                     1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// LayerNorm over each row of `rows × width`, epsilon 1e-5, in place into `output`.
+    /// LayerNorm over each row of `rows × width`, epsilon 1e-5, into `output` (see
+    /// `hark_layer_norm_rows`); many rows (the encoder's 1500) are split over the compute threads.
     static func layerNorm(_ input: UnsafePointer<Float>, rows: Int, width: Int,
                           gamma: [Float], beta: [Float], output: UnsafeMutablePointer<Float>) {
         gamma.withUnsafeBufferPointer { g in
             beta.withUnsafeBufferPointer { b in
-                for row in 0..<rows {
-                    let x = input + row * width
-                    let y = output + row * width
-                    var mean: Float = 0
-                    for i in 0..<width { mean += x[i] }
-                    mean /= Float(width)
-                    var variance: Float = 0
-                    for i in 0..<width { let d = x[i] - mean; variance += d * d }
-                    variance /= Float(width)
-                    let inverse = 1 / (variance + 1e-5).squareRoot()
-                    for i in 0..<width { y[i] = (x[i] - mean) * inverse * g[i] + b[i] }
+                let threads = rows >= 64 ? min(ComputeThreads.count, rows / 32) : 1
+                guard threads > 1 else {
+                    hark_layer_norm_rows(input, rows, width, g.start, b.start, output)
+                    return
+                }
+                let x = SendablePointer(input), y = SendableMutablePointer(output)
+                let g = SendablePointer(g.start), b = SendablePointer(b.start)
+                ParallelLoop.run(threads) { part in
+                    let start = rows * part / threads, end = rows * (part + 1) / threads
+                    hark_layer_norm_rows(x.value + start * width, end - start, width, g.value, b.value,
+                                         y.value + start * width)
                 }
             }
         }

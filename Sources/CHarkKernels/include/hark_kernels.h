@@ -174,6 +174,12 @@ void hark_attend_prefixed(const float *q, size_t ldq, size_t rows, const float *
 void hark_gemm_f32_few_rows(const float *x, size_t ldx, size_t rows, const float *w, size_t k, size_t n0,
                             size_t n1, const float *bias, float *y, size_t ldy);
 
+/// LayerNorm of each of `rows` rows of `width` floats (epsilon 1e-5) into y:
+/// y = (x - mean) · (1 / sqrt(variance + 1e-5)) · gamma + beta, mean and variance summed in index
+/// order and nothing fused, so that every row gives the plain loop's result bit for bit.
+void hark_layer_norm_rows(const float *x, size_t rows, size_t width, const float *gamma, const float *beta,
+                          float *y);
+
 /// hark_gemm_f32_few_rows with half-precision weights, widened as they are read: the same
 /// result as the product with their single-precision copies, for half the bytes read.
 void hark_gemm_f16w_few_rows(const float *x, size_t ldx, size_t rows, const uint16_t *w, size_t k, size_t n0,
