@@ -205,9 +205,8 @@ struct Linear: Sendable {
 
     /// Applies the layer to `rows` input rows, optionally followed by GELU; returns `rows × outputs`.
     func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, gelu: Bool = false) -> [Float] {
-        var y = [Float](repeating: 0, count: rows * outputs)
-        y.withUnsafeMutableBufferPointer { out in
-            guard let c = out.baseAddress else { return }
+        [Float](writingAll: rows * outputs) { out in
+            let c = out.start
             if let quantized {
                 let input = UnsafeBufferPointer(start: x, count: rows * inputs)
                 bias.withOptionalPointer { b in
@@ -242,7 +241,6 @@ struct Linear: Sendable {
             if let bias { FloatKernels.addRow(bias, to: c, rows: rows, width: outputs) }
             if gelu { FloatKernels.gelu(c, count: rows * outputs) }
         }
-        return y
     }
 
     func callAsFunction(_ x: [Float], rows: Int, gelu: Bool = false) -> [Float] {
@@ -258,6 +256,17 @@ extension Optional where Wrapped == [Float] {
     func withOptionalPointer<Result>(_ body: (UnsafePointer<Float>?) -> Result) -> Result {
         guard let self else { return body(nil) }
         return self.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+}
+
+extension Array where Element == Float {
+    /// `count` floats that `body` writes every one of, without filling them with zeros first
+    /// (the products and norms of a window write megabytes at a time).
+    init(writingAll count: Int, _ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        self.init(unsafeUninitializedCapacity: count) { buffer, initialized in
+            body(buffer)
+            initialized = count
+        }
     }
 }
 
@@ -281,14 +290,11 @@ struct LayerNorm: Sendable {
     let beta: [Float]
 
     func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
-        var y = [Float](repeating: 0, count: x.count)
-        x.withUnsafeBufferPointer { input in
-            y.withUnsafeMutableBufferPointer { output in
-                guard let i = input.baseAddress, let o = output.baseAddress else { return }
-                FloatKernels.layerNorm(i, rows: rows, width: gamma.count, gamma: gamma, beta: beta, output: o)
+        [Float](writingAll: x.count) { output in
+            x.withUnsafeBufferPointer { input in
+                FloatKernels.layerNorm(input.start, rows: rows, width: gamma.count, gamma: gamma, beta: beta, output: output.start)
             }
         }
-        return y
     }
 }
 

@@ -125,9 +125,9 @@ public final class WhisperModel: Sendable {
         let d = dimensions.modelWidth
         let headWidth = d / heads
         let scale = 1 / Float(headWidth).squareRoot()
-        var output = [Float](repeating: 0, count: rows * d)
-        qkv.withUnsafeBufferPointer { qkv in
-            output.withUnsafeMutableBufferPointer { out in
+        // Every head writes its columns of every row.
+        return [Float](writingAll: rows * d) { out in
+            qkv.withUnsafeBufferPointer { qkv in
                 let base = SendablePointer(qkv.start), out = SendableMutablePointer(out.start)
                 ComputeThreads.forEachHead(heads, scratchCount: rows * rows) { head, scores in
                     let q = base.value + head * headWidth, k = q + d, v = q + 2 * d
@@ -139,7 +139,6 @@ public final class WhisperModel: Sendable {
                 }
             }
         }
-        return output
     }
 
     private func feedForward(_ norm: LayerNorm, _ first: Linear, _ second: Linear, x: inout [Float], rows: Int) {
