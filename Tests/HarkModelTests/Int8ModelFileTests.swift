@@ -77,16 +77,36 @@ final class SafetensorsTests: XCTestCase {
         var notJSON = good
         notJSON[8] = UInt8(ascii: "#")
         try check(notJSON, { if case .notAModel = $0 { true } else { false } }, "header not JSON")
-        let header = #"{"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#
-        var unknown = Data()
-        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { unknown.append(contentsOf: $0) }
-        unknown.append(contentsOf: Array(header.utf8) + [UInt8](repeating: 0, count: 8))
-        try check(unknown, { if case .unsupported = $0 { true } else { false } }, "unknown dtype")
-        let overlapping = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
-        var overlap = Data()
-        withUnsafeBytes(of: UInt64(overlapping.utf8.count).littleEndian) { overlap.append(contentsOf: $0) }
-        overlap.append(contentsOf: Array(overlapping.utf8) + [UInt8](repeating: 0, count: 8))
-        try check(overlap, { if case .notAModel = $0 { true } else { false } }, "overlapping tensors")
+        /// A file of `header` followed by 8 zero bytes of tensor data.
+        func file(header: String) -> Data {
+            var bytes = Data()
+            withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: Array(header.utf8) + [UInt8](repeating: 0, count: 8))
+            return bytes
+        }
+        func notAModel(saying words: String) -> (ModelError) -> Bool {
+            { if case .notAModel(_, let detail) = $0 { detail.contains(words) } else { false } }
+        }
+        try check(file(header: #"{"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#),
+                  { if case .unsupported = $0 { true } else { false } }, "unknown dtype")
+        try check(file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#),
+                  notAModel(saying: "overlap"), "overlapping tensors")
+        try check(file(header: #"[{"dtype":"F32","shape":[2],"data_offsets":[0,8]}]"#),
+                  notAModel(saying: "not a JSON object"), "header an array")
+        try check(file(header: #"{"__metadata__":{"format":1},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#),
+                  notAModel(saying: "__metadata__ is not an object of strings"), "metadata not strings")
+        try check(file(header: #"{"a":{"dtype":"F32","shape":[2]}}"#), notAModel(saying: "tensor a lacks"), "no offsets")
+        try check(file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}}"#), notAModel(saying: "tensor a lacks"),
+                  "one offset")
+        try check(file(header: #"{"a":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}"#), notAModel(saying: "tensor a lacks"),
+                  "shape a string")
+        // And a well-formed header with metadata reads back.
+        let fine = directory.appendingPathComponent("fine.safetensors")
+        let header = #"{"__metadata__":{"k":"v \"quoted\""},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#
+        try file(header: header).write(to: fine)
+        let read = try SafetensorsFile(path: fine.path)
+        XCTAssertEqual(read.metadata, ["k": "v \"quoted\""])
+        XCTAssertEqual(read.tensors["a"], Safetensors.Tensor(dataType: .float32, shape: [2], offset: 8 + header.utf8.count))
     }
 }
 
