@@ -207,38 +207,34 @@ struct Linear: Sendable {
     func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, gelu: Bool = false) -> [Float] {
         [Float](writingAll: rows * outputs) { out in
             let c = out.start
-            if let quantized {
+            switch storage {
+            case .int8(let quantized):
                 let input = UnsafeBufferPointer(start: x, count: rows * inputs)
                 bias.withOptionalPointer { b in
                     Int8MatrixProduct.multiply(input, rows: rows, by: quantized, bias: b.map { UnsafeBufferPointer(start: $0, count: outputs) },
                                                gelu: gelu, into: out)
                 }
-                return
-            }
-            if rows <= FloatKernels.fewRows {
+                return  // GELU fused
+            case .float32(let weight) where rows <= FloatKernels.fewRows:
                 bias.withOptionalPointer { b in
-                    switch storage {
-                    case .float32(let weight):
-                        weight.withUnsafeBufferPointer {
-                            FloatKernels.fewRowsProduct(x, rows: rows, w: $0.start, k: inputs, n: outputs, bias: b, into: c)
-                        }
-                    case .float16(let halves):
-                        halves.withUnsafeBufferPointer {
-                            guard let w = $0.baseAddress else { return }
-                            FloatKernels.fewRowsProduct(x, rows: rows, halfWeights: w, k: inputs, n: outputs, bias: b, into: c)
-                        }
-                    case .int8: break
+                    weight.withUnsafeBufferPointer {
+                        FloatKernels.fewRowsProduct(x, rows: rows, w: $0.start, k: inputs, n: outputs, bias: b, into: c)
                     }
                 }
-                if gelu { FloatKernels.gelu(c, count: rows * outputs) }
-                return
+            case .float16(let halves) where rows <= FloatKernels.fewRows:
+                bias.withOptionalPointer { b in
+                    halves.withUnsafeBufferPointer {
+                        FloatKernels.fewRowsProduct(x, rows: rows, halfWeights: $0.start, k: inputs, n: outputs, bias: b, into: c)
+                    }
+                }
+            case .float32, .float16:
+                // Many rows (encoder, prompts): half-precision weights are widened for the BLAS product.
+                weight.withUnsafeBufferPointer { w in
+                    FloatKernels.parallelGemmTransposedB(m: rows, n: outputs, k: inputs, a: x, lda: inputs,
+                                                         b: w.start, ldb: inputs, c: c, ldc: outputs)
+                }
+                if let bias { FloatKernels.addRow(bias, to: c, rows: rows, width: outputs) }
             }
-            // Many rows (encoder, prompts): half-precision weights are widened for the BLAS product.
-            weight.withUnsafeBufferPointer { w in
-                FloatKernels.parallelGemmTransposedB(m: rows, n: outputs, k: inputs, a: x, lda: inputs,
-                                                     b: w.start, ldb: inputs, c: c, ldc: outputs)
-            }
-            if let bias { FloatKernels.addRow(bias, to: c, rows: rows, width: outputs) }
             if gelu { FloatKernels.gelu(c, count: rows * outputs) }
         }
     }
@@ -354,9 +350,15 @@ public enum ComputeThreads {
     }
 }
 
-/// One float that empty buffers point at, so kernels always get a valid address (they read
-/// nothing from an empty buffer).
+/// One float (and one half) that empty buffers point at, so kernels always get a valid address
+/// (they read nothing from an empty buffer).
 nonisolated(unsafe) private let emptyFloat = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+nonisolated(unsafe) private let emptyHalf = UnsafeMutablePointer<UInt16>.allocate(capacity: 1)
+
+extension UnsafeBufferPointer where Element == UInt16 {
+    /// The first element's address (a valid dummy when empty).
+    var start: UnsafePointer<UInt16> { baseAddress ?? UnsafePointer(emptyHalf) }
+}
 
 extension UnsafeBufferPointer where Element == Float {
     /// The first element's address (a valid dummy when empty).
