@@ -182,7 +182,8 @@ extension WhisperDimensions {
 
 /// The numeric type of a model's matrix products.
 public enum ComputeType: String, Sendable, CaseIterable {
-    /// 32-bit float weights and activations.
+    /// 32-bit float weights and activations (weights a file stores in half precision are kept
+    /// so and widened exactly as they are read).
     case float32
     /// int8 weights (per output channel) and activations (per row, quantized on the fly);
     /// LayerNorm, softmax, GELU and residuals stay in float.
