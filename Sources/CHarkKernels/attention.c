@@ -221,22 +221,15 @@ static void gemm_few_rows_portable(const float *x, size_t ldx, size_t rows, cons
 }
 
 // Half-precision weights widen exactly to single precision, so this is the float product
-// above on the widened row: one row widened at a time.
+// above with each weight widened as it is read.
 static void gemm_few_rows_f16_portable(const float *x, size_t ldx, size_t rows, const uint16_t *w, size_t k,
                                        size_t n0, size_t n1, const float *bias, float *y, size_t ldy) {
-    float row[512];
-    for (size_t n = n0; n < n1; n++) {
-        const uint16_t *wn = w + n * k;
+    for (size_t n = n0; n < n1; n++)
         for (size_t r = 0; r < rows; r++) {
             float dot = 0;
-            for (size_t j0 = 0; j0 < k; j0 += 512) {
-                size_t count = k - j0 < 512 ? k - j0 : 512;
-                hark_f16_to_f32(wn + j0, row, count);
-                for (size_t j = 0; j < count; j++) dot += x[r * ldx + j0 + j] * row[j];
-            }
+            for (size_t j = 0; j < k; j++) dot += x[r * ldx + j] * hark_f16_to_f32_one(w[n * k + j]);
             y[r * ldy + n] = dot + (bias ? bias[n] : 0.0f);
         }
-    }
 }
 
 #if HARK_X86

@@ -17,7 +17,7 @@ static void f16_to_f32_f16c(const uint16_t *src, float *dst, size_t count) {
 }
 #endif
 
-static float f16_to_f32_scalar(uint16_t h) {
+float hark_f16_to_f32_one(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exponent = (h >> 10) & 0x1f;
     uint32_t mantissa = h & 0x3ff;
@@ -48,7 +48,7 @@ void hark_f16_to_f32(const uint16_t *src, float *dst, size_t count) {
         return;
     }
 #endif
-    for (size_t i = 0; i < count; i++) dst[i] = f16_to_f32_scalar(src[i]);
+    for (size_t i = 0; i < count; i++) dst[i] = hark_f16_to_f32_one(src[i]);
 }
 
 void hark_bf16_to_f32(const uint16_t *src, float *dst, size_t count) {

@@ -8,6 +8,9 @@
 extern "C" {
 #endif
 
+/// One IEEE half-precision value as single precision (exact; portable code).
+float hark_f16_to_f32_one(uint16_t h);
+
 /// Converts `count` IEEE half-precision values to single precision (F16C when available).
 void hark_f16_to_f32(const uint16_t *src, float *dst, size_t count);
 
