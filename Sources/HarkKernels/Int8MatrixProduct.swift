@@ -85,7 +85,7 @@ public enum Int8MatrixProduct {
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: max(1, rows * rowBytes)) { activations in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { rowScales in
                 guard let a = activations.baseAddress, let sa = rowScales.baseAddress else { return }
-                weights.packed.withUnsafeBufferPointer { packedBuffer in
+                weights.withPackedBytes { packedBuffer in
                     weights.scales.withUnsafeBufferPointer { scaleBuffer in
                         guard let w = packedBuffer.baseAddress, let sw = scaleBuffer.baseAddress else { return }
                         let plan = ProductPlan(x: x.baseAddress, k: k, n: n, activations: a, rowBytes: rowBytes,

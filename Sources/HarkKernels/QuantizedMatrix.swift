@@ -1,6 +1,7 @@
 // Swift API over the int8 kernels: weights quantized once, kept packed for the GEMM.
 
 import CHarkKernels
+import Foundation
 
 /// A weight matrix quantized to int8, symmetric per output channel (row).
 ///
@@ -20,7 +21,7 @@ public struct QuantizedMatrix: Sendable, Equatable {
     /// The int8 values in the packed layout of `hark_s8_pack_weights`
     /// (`hark_s8_packed_bytes(rows, columns)` bytes, or one zero byte when that is 0, so that
     /// the storage always has an address).
-    public let packed: [Int8]
+    private let packed: LargeBlock<Int8>
     /// One scale per row: `max|W[r]| / 127`.
     public let scales: [Float]
 
@@ -68,13 +69,9 @@ public struct QuantizedMatrix: Sendable, Equatable {
         let blocks = rows > 0 && columns > 0 ? (rows + block - 1) / block : 0
         let runs = min(blocks, 4 * hark_thread_count())
         var scales = [Float](repeating: 0, count: rows)
-        packed = [Int8](unsafeUninitializedCapacity: bytes) { buffer, count in
-            guard let destination = buffer.baseAddress else { count = 0; return }
-            count = bytes
-            guard blocks > 0 else {
-                destination.initialize(repeating: 0, count: bytes)
-                return
-            }
+        packed = LargeBlock<Int8>(count: bytes)   // zero-filled
+        let destination = SendableBytes(packed.base)
+        if blocks > 0 {
             scales.withUnsafeMutableBufferPointer { scaleBuffer in
                 guard let scaleBase = scaleBuffer.baseAddress else { return }
                 ParallelLoop.run(runs) { run in
@@ -86,7 +83,8 @@ public struct QuantizedMatrix: Sendable, Equatable {
                         fill(start..<end, floats)
                         hark_s8_quantize_rows(floats, end - start, columns, columns, values, columns, scaleBase + start)
                         // Writes every byte of its panels, padding included.
-                        hark_s8_pack_weights(values, end - start, columns, columns, destination + (start / panel) * panelBytes)
+                        hark_s8_pack_weights(values, end - start, columns, columns,
+                                             destination.pointer + (start / panel) * panelBytes)
                     }
                 }
             }
@@ -135,23 +133,29 @@ public struct QuantizedMatrix: Sendable, Equatable {
         self.columns = columns
         self.scales = scales
         let bytes = max(1, hark_s8_packed_bytes(rows, columns))
-        self.packed = [Int8](unsafeUninitializedCapacity: bytes) { buffer, count in
-            if let destination = buffer.baseAddress {
-                if rows > 0 && columns > 0, let w = values.baseAddress {
-                    hark_s8_pack_weights(w, rows, columns, columns, destination)
-                } else {
-                    destination.initialize(repeating: 0, count: bytes)
-                }
-            }
-            count = bytes
+        packed = LargeBlock<Int8>(count: bytes)   // zero-filled
+        if rows > 0 && columns > 0, let w = values.baseAddress {
+            hark_s8_pack_weights(w, rows, columns, columns, packed.base)
         }
+    }
+
+    /// Calls `body` with the int8 values in the packed layout of `hark_s8_pack_weights`
+    /// (`hark_s8_packed_bytes(rows, columns)` bytes, or one zero byte when that is 0).
+    public func withPackedBytes<Result>(_ body: (UnsafeBufferPointer<Int8>) throws -> Result) rethrows -> Result {
+        try withExtendedLifetime(packed) { try body(packed.buffer) }
+    }
+
+    public static func == (lhs: QuantizedMatrix, rhs: QuantizedMatrix) -> Bool {
+        lhs.rows == rhs.rows && lhs.columns == rhs.columns && lhs.scales == rhs.scales
+            && lhs.packed.count == rhs.packed.count
+            && (lhs.packed === rhs.packed || memcmp(lhs.packed.base, rhs.packed.base, lhs.packed.count) == 0)
     }
 
     /// The int8 values, row-major `rows` × `columns`.
     public func int8Values() -> [Int8] {
         var values = [Int8](repeating: 0, count: rows * columns)
         guard rows > 0 && columns > 0 else { return values }
-        packed.withUnsafeBufferPointer { source in
+        withPackedBytes { source in
             values.withUnsafeMutableBufferPointer { destination in
                 guard let p = source.baseAddress, let w = destination.baseAddress else { return }
                 hark_s8_unpack_weights(p, rows, columns, w, columns)
@@ -167,7 +171,7 @@ public struct QuantizedMatrix: Sendable, Equatable {
         let panelBytes = Int(HARK_S8_PANEL) * hark_s8_padded_k(columns)
         let group = Int(HARK_S8_KGROUP)
         let scale = scales[row]
-        packed.withUnsafeBufferPointer { p in
+        withPackedBytes { p in
             guard let base = p.baseAddress else { return }
             let panel = base + (row / Int(HARK_S8_PANEL)) * panelBytes + (row % Int(HARK_S8_PANEL)) * group
             for c in 0..<columns {
@@ -192,4 +196,10 @@ public struct QuantizedMatrix: Sendable, Equatable {
 
     /// Bytes held: packed int8 values plus scales.
     public var byteCount: Int { packed.count + scales.count * MemoryLayout<Float>.size }
+}
+
+/// The packed bytes of a matrix being filled, for the threads that fill disjoint panels of it.
+private struct SendableBytes: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Int8>
+    init(_ pointer: UnsafeMutablePointer<Int8>) { self.pointer = pointer }
 }

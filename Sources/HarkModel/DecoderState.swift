@@ -2,6 +2,7 @@
 // cross-attention keys and values, laid out for the attention kernels.
 
 import CHarkKernels
+import HarkKernels
 
 /// What the decoder remembers about one window: the self-attention keys and values of the
 /// tokens fed so far, per hypothesis, and the cross-attention keys and values of the audio.
@@ -26,9 +27,14 @@ public struct DecoderState: Sendable {
     private var prefix: [[Float]]               // per layer: [2·heads][prefixLength][headWidth], keys then values
     private var keys: [[CacheRows]]             // [hypothesis][layer]: its own positions, [position][width]
     private var values: [[CacheRows]]
-    private let crossKeyValues: [[Float]]       // per layer: [2·heads][audioPositions][headWidth], keys then values
+    /// Per layer (`2 · audioPositions · width` floats each): `[2·heads][audioPositions][headWidth]`,
+    /// keys then values. Every step reads them whole: they live in a ``LargeBlock``.
+    private let crossKeyValues: LargeBlock<Float>
 
-    init(batch: Int, width: Int, heads: Int, capacity: Int, layers: Int, crossKeyValues: [[Float]], audioPositions: Int) {
+    init(batch: Int, width: Int, heads: Int, capacity: Int, layers: Int, crossKeyValues: LargeBlock<Float>,
+         audioPositions: Int) {
+        precondition(crossKeyValues.count == layers * 2 * audioPositions * width,
+                     "DecoderState: \(crossKeyValues.count) cross keys and values for \(layers) layers")
         self.width = width
         self.heads = heads
         self.capacity = capacity
@@ -157,10 +163,11 @@ public struct DecoderState: Sendable {
         let few = rows <= Self.fewRows
         var output = [Float](repeating: 0, count: rows * width)
         // Every hypothesis attends to the same audio; the heads are split over the threads.
-        query.withUnsafeBufferPointer { q in
-            crossKeyValues[layer].withUnsafeBufferPointer { kv in
+        let layerKeyValues = UnsafePointer(crossKeyValues.base + layer * 2 * positions * width)
+        withExtendedLifetime(crossKeyValues) {
+            query.withUnsafeBufferPointer { q in
                 output.withUnsafeMutableBufferPointer { out in
-                    let q = SendablePointer(q.start), kv = SendablePointer(kv.start), out = SendableMutablePointer(out.start)
+                    let q = SendablePointer(q.start), kv = SendablePointer(layerKeyValues), out = SendableMutablePointer(out.start)
                     ComputeThreads.forEachHead(heads, scratchCount: rows * positions) { head, scores in
                         let offset = head * headWidth
                         let keys = kv.value + head * positions * headWidth
@@ -184,21 +191,19 @@ public struct DecoderState: Sendable {
     }
 
     /// Rearranges `[positions][k | v]` rows (`2 · width` each) into one block per head, the
-    /// keys of every head first, then the values: `[2 · heads][positions][width / heads]`.
-    /// Each step of the decoder then streams each head's keys and values in order, which the
-    /// hardware prefetchers follow, instead of 256-byte pieces at a stride of `2 · width`.
-    static func headMajorKeyValues(_ keyValues: [Float], positions: Int, width: Int, heads: Int) -> [Float] {
+    /// keys of every head first, then the values: `[2 · heads][positions][width / heads]` at
+    /// `blocks` (`keyValues.count` floats). Each step of the decoder then streams each head's
+    /// keys and values in order, which the hardware prefetchers follow, instead of 256-byte
+    /// pieces at a stride of `2 · width`.
+    static func writeHeadMajor(_ keyValues: [Float], positions: Int, width: Int, heads: Int,
+                               into blocks: UnsafeMutablePointer<Float>) {
         let headWidth = width / heads
-        var blocks = [Float](repeating: 0, count: keyValues.count)
         keyValues.withUnsafeBufferPointer { source in
-            blocks.withUnsafeMutableBufferPointer { blocks in
-                for block in 0..<(2 * heads) {   // keys of head h at column h·headWidth, values after width
-                    gatherHead(source.start + block * headWidth, positions: positions, stride: 2 * width,
-                               headWidth: headWidth, into: blocks.start + block * positions * headWidth)
-                }
+            for block in 0..<(2 * heads) {   // keys of head h at column h·headWidth, values after width
+                gatherHead(source.start + block * headWidth, positions: positions, stride: 2 * width,
+                           headWidth: headWidth, into: blocks + block * positions * headWidth)
             }
         }
-        return blocks
     }
 
     /// Copies `headWidth` floats from each of `positions` rows `stride` apart into one block.

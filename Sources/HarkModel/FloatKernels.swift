@@ -326,20 +326,29 @@ public enum ComputeThreads {
 
     /// Runs `body(head, scratch)` for every one of `heads` attention heads, each head taken by
     /// the next free thread (all on the calling thread when `parallel` is false: too little
-    /// work to share); `scratch` is `scratchCount` uninitialized floats of the head's own.
+    /// work to share); `scratch` is `scratchCount` floats of undefined content, the running
+    /// thread's own scratch (kept between calls, so that an encoder head's 1500 × 1500 scores are
+    /// not faulted in afresh for every head).
     static func forEachHead(_ heads: Int, scratchCount: Int, parallel: Bool = true,
                             _ body: @Sendable (_ head: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
         guard parallel && count > 1 else {
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchCount))
-            defer { scratch.deallocate() }
+            let scratch = threadScratch(scratchCount)
             for head in 0..<heads { body(head, scratch) }
             return
         }
         ParallelLoop.run(heads) { head in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchCount))
-            defer { scratch.deallocate() }
-            body(head, scratch)
+            body(head, threadScratch(scratchCount))
         }
+    }
+
+    /// The calling thread's scratch of `count` floats (`hark_thread_scratch`: kept by the
+    /// thread and reused, in huge pages where the system allows).
+    private static func threadScratch(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let bytes = max(1, count) * MemoryLayout<Float>.stride
+        guard let memory = hark_thread_scratch(bytes) else {
+            fatalError("ComputeThreads: out of memory for \(bytes) bytes of scratch")
+        }
+        return memory.bindMemory(to: Float.self, capacity: max(1, count))
     }
 
     /// Keeps OpenBLAS on the calling thread (idempotent; done by every model load). Only

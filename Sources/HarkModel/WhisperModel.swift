@@ -1,4 +1,5 @@
 import CHarkKernels
+import HarkKernels
 import Foundation
 
 /// A Whisper network loaded from a CTranslate2 model directory, run in 32-bit float.
@@ -162,9 +163,11 @@ public final class WhisperModel: Sendable {
         let d = dimensions.modelWidth
         let positions = encoderOutput.count / d
         let heads = dimensions.decoderHeads
-        let cross = weights.decoderLayers.map {
-            DecoderState.headMajorKeyValues($0.crossKeyValue(encoderOutput, rows: positions), positions: positions,
-                                            width: d, heads: heads)
+        let layerFloats = 2 * positions * d
+        let cross = LargeBlock<Float>(count: weights.decoderLayers.count * layerFloats)
+        for (index, layer) in weights.decoderLayers.enumerated() {
+            DecoderState.writeHeadMajor(layer.crossKeyValue(encoderOutput, rows: positions), positions: positions,
+                                        width: d, heads: heads, into: cross.base + index * layerFloats)
         }
         return DecoderState(batch: batch, width: d, heads: heads, capacity: dimensions.textContext,
                             layers: dimensions.decoderLayers, crossKeyValues: cross, audioPositions: positions)

@@ -40,7 +40,7 @@ final class Int8MatrixProductTests: XCTestCase {
         clamped[5] = -127
         XCTAssertEqual(matrix.int8Values(), clamped)
         XCTAssertEqual(matrix.scales, scales)
-        XCTAssertEqual(matrix.packed.count, hark_s8_packed_bytes(rows, columns))
+        XCTAssertEqual(matrix.withPackedBytes { $0.count }, hark_s8_packed_bytes(rows, columns))
         XCTAssertThrowsError(try QuantizedMatrix(quantized: values, scales: scales, rows: rows, columns: columns + 1))
         XCTAssertThrowsError(try QuantizedMatrix(quantized: values, scales: [1], rows: rows, columns: columns))
     }
@@ -106,7 +106,7 @@ final class Int8MatrixProductTests: XCTestCase {
         let flags: UInt32 = gelu ? UInt32(HARK_GEMM_GELU) : 0
         a.withUnsafeBufferPointer { ap in
             sa.withUnsafeBufferPointer { sap in
-                weights.packed.withUnsafeBufferPointer { wp in
+                weights.withPackedBytes { wp in
                     weights.scales.withUnsafeBufferPointer { swp in
                         out.withUnsafeMutableBufferPointer { cp in
                             func run(_ b: UnsafePointer<Float>?) {

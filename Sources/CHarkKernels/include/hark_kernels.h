@@ -218,6 +218,26 @@ void hark_parallel_for(size_t count, hark_loop_body body, void *context);
 /// Does nothing with other C libraries.
 void hark_keep_large_buffers(void);
 
+/// Allocates `bytes` of zero-filled memory, 64-byte aligned, for a large operand that is read
+/// whole again and again (weights, a window's cross-attention keys and values). The memory
+/// comes from mappings aligned to 2 MiB and advised for transparent huge pages
+/// (MADV_HUGEPAGE): streaming it then takes one TLB entry per 2 MiB instead of per 4 KiB.
+/// Blocks under 4 MiB are carved from shared 32 MiB chunks, larger ones get a mapping of their
+/// own. Writes the block's owner to `*owner`; pass it to hark_large_release when done. Falls
+/// back to calloc where mappings fail; returns NULL only when out of memory.
+void *hark_large_alloc(size_t bytes, void **owner);
+
+/// Releases a block from hark_large_alloc (its owner); a chunk is unmapped when the last of
+/// its blocks is released and no new blocks are carved from it.
+void hark_large_release(void *owner);
+
+/// The calling thread's scratch memory, at least `bytes`, 64-byte aligned, from the same
+/// huge-page mappings as hark_large_alloc: kept and reused by the thread (grown when a call
+/// asks for more), so that an attention head's 1500 × 1500 scores are not faulted in again
+/// for every head. Its contents are undefined; valid until the thread's next call. NULL only
+/// when out of memory.
+void *hark_thread_scratch(size_t bytes);
+
 /// 1 when the kernels dispatch to AVX2 (the CPU has it and HARK_KERNELS does not say portable).
 int hark_kernels_use_avx2(void);
 
