@@ -154,7 +154,8 @@ enum LinearWeights: Sendable {
     case float32([Float])
     /// The model file's half-precision values, computed with in 32-bit float: they widen
     /// exactly, so the products equal those of their 32-bit copies, for half the memory read.
-    case float16([UInt16])
+    /// Held in a ``LargeBlock`` (huge pages where the system allows): every step streams them.
+    case float16(LargeBlock<UInt16>)
     /// int8 per output channel (activations quantized per row on the fly).
     case int8(QuantizedMatrix)
 }
@@ -191,7 +192,7 @@ struct Linear: Sendable {
     var weight: [Float] {
         switch storage {
         case .float32(let weight): weight
-        case .float16(let halves): halves.widened()
+        case .float16(let halves): withExtendedLifetime(halves) { halves.buffer.widened() }
         case .int8: []
         }
     }
@@ -223,8 +224,8 @@ struct Linear: Sendable {
                 }
             case .float16(let halves) where rows <= FloatKernels.fewRows:
                 bias.withOptionalPointer { b in
-                    halves.withUnsafeBufferPointer {
-                        FloatKernels.fewRowsProduct(x, rows: rows, halfWeights: $0.start, k: inputs, n: outputs, bias: b, into: c)
+                    withExtendedLifetime(halves) {
+                        FloatKernels.fewRowsProduct(x, rows: rows, halfWeights: halves.base, k: inputs, n: outputs, bias: b, into: c)
                     }
                 }
             case .float32, .float16:
@@ -266,14 +267,12 @@ extension Array where Element == Float {
     }
 }
 
-extension Array where Element == UInt16 {
+extension UnsafeBufferPointer where Element == UInt16 {
     /// Half-precision values widened to 32-bit floats (exactly).
     func widened() -> [Float] {
         [Float](unsafeUninitializedCapacity: count) { floats, initialized in
-            withUnsafeBufferPointer { halves in
-                if let source = halves.baseAddress, let destination = floats.baseAddress {
-                    hark_f16_to_f32(source, destination, count)
-                }
+            if let source = baseAddress, let destination = floats.baseAddress {
+                hark_f16_to_f32(source, destination, count)
             }
             initialized = count
         }

@@ -23,18 +23,16 @@ protocol WeightSource {
     func floatRowReader(_ name: String, columns: Int) -> (@Sendable (Range<Int>, UnsafeMutablePointer<Float>) -> Void)?
     /// The `count` values of tensor `name` as stored, when the file stores it in IEEE half
     /// precision; nil for other element types.
-    func storedFloat16(_ name: String, count: Int) throws(ModelError) -> [UInt16]?
+    func storedFloat16(_ name: String, count: Int) throws(ModelError) -> LargeBlock<UInt16>?
 }
 
 extension MappedTensors {
-    /// `count` little-endian half-precision values at `source` (any alignment).
-    static func halves(_ source: UnsafeRawBufferPointer, count: Int) -> [UInt16] {
-        [UInt16](unsafeUninitializedCapacity: count) { halves, initialized in
-            if let destination = halves.baseAddress, let base = source.baseAddress {
-                memcpy(destination, base, count * 2)
-            }
-            initialized = count
-        }
+    /// `count` little-endian half-precision values at `source` (any alignment), in a
+    /// ``LargeBlock`` (a decoder step streams them whole).
+    static func halves(_ source: UnsafeRawBufferPointer, count: Int) -> LargeBlock<UInt16> {
+        let halves = LargeBlock<UInt16>(count: count)
+        if let base = source.baseAddress { memcpy(halves.base, base, count * 2) }
+        return halves
     }
 }
 
@@ -73,7 +71,7 @@ extension CTranslate2File: WeightSource {
 }
 
 extension CTranslate2File {
-    func storedFloat16(_ name: String, count: Int) throws(ModelError) -> [UInt16]? {
+    func storedFloat16(_ name: String, count: Int) throws(ModelError) -> LargeBlock<UInt16>? {
         guard let record = variables[name], record.dataType == .float16 else { return nil }
         guard record.elementCount == count else {
             throw .badTensor(name: name, detail: "shape \(record.shape), expected \(count) values")
@@ -107,7 +105,7 @@ extension SafetensorsFile: WeightSource {
         return MappedTensors.rowReader(mappedData, offset: tensor.offset, element: element, size: tensor.dataType.size, columns: columns)
     }
 
-    func storedFloat16(_ name: String, count: Int) throws(ModelError) -> [UInt16]? {
+    func storedFloat16(_ name: String, count: Int) throws(ModelError) -> LargeBlock<UInt16>? {
         guard let tensor = tensors[name], tensor.dataType == .float16 else { return nil }
         guard tensor.elementCount == count else {
             throw .badTensor(name: name, detail: "shape \(tensor.shape), expected \(count) values")

@@ -212,10 +212,10 @@ struct TokenEmbedding: Sendable {
                 for i in 0..<width { destination[i] += e[token * width + i] }
             }
         case .float16(let halves):
-            halves.withUnsafeBufferPointer { e in
+            withExtendedLifetime(halves) {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { row in
-                    guard let source = e.baseAddress, let widened = row.baseAddress else { return }
-                    hark_f16_to_f32(source + token * width, widened, width)
+                    guard let widened = row.baseAddress else { return }
+                    hark_f16_to_f32(halves.base + token * width, widened, width)
                     for i in 0..<width { destination[i] += widened[i] }
                 }
             }
