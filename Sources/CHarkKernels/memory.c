@@ -134,6 +134,9 @@ static _Thread_local void *scratch_owner;
 static _Thread_local size_t scratch_bytes;
 
 void *hark_thread_scratch(size_t bytes) {
+    // At least a mapping of its own: a small scratch kept for the thread's life must not pin
+    // a shared chunk (only the pages touched are resident).
+    if (bytes < OWN_MAPPING_FROM) bytes = OWN_MAPPING_FROM;
     if (bytes > scratch_bytes || !scratch_block) {
         if (scratch_owner) hark_large_release(scratch_owner);
         scratch_block = NULL;

@@ -141,7 +141,7 @@ public struct DecoderState: Sendable {
                 output.withUnsafeMutableBufferPointer { out in
                     let q = SendablePointer(qkv.start), p = SendablePointer(prefix.start), o = SendableMutablePointer(out.start)
                     let parallel = rows * total * width >= Self.parallelWork
-                    ComputeThreads.forEachHead(heads, scratchCount: rows * total, parallel: parallel) { head, scores in
+                    ComputeThreads.forEachPiece(heads, scratchCount: rows * total, parallel: parallel) { head, scores in
                         let offset = head * headWidth
                         hark_attend_prefixed(q.value + offset, 3 * width, rows,
                                              p.value + head * prefixLength * headWidth,
@@ -168,7 +168,7 @@ public struct DecoderState: Sendable {
             query.withUnsafeBufferPointer { q in
                 output.withUnsafeMutableBufferPointer { out in
                     let q = SendablePointer(q.start), kv = SendablePointer(layerKeyValues), out = SendableMutablePointer(out.start)
-                    ComputeThreads.forEachHead(heads, scratchCount: rows * positions) { head, scores in
+                    ComputeThreads.forEachPiece(heads, scratchCount: rows * positions) { head, scores in
                         let offset = head * headWidth
                         let keys = kv.value + head * positions * headWidth
                         let values = kv.value + (heads + head) * positions * headWidth

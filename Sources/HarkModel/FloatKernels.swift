@@ -323,20 +323,20 @@ public enum ComputeThreads {
         ParallelLoop.run(iterations, body)
     }
 
-    /// Runs `body(head, scratch)` for every one of `heads` attention heads, each head taken by
-    /// the next free thread (all on the calling thread when `parallel` is false: too little
-    /// work to share); `scratch` is `scratchCount` floats of undefined content, the running
-    /// thread's own scratch (kept between calls, so that an encoder head's 1500 × 1500 scores are
-    /// not faulted in afresh for every head).
-    static func forEachHead(_ heads: Int, scratchCount: Int, parallel: Bool = true,
-                            _ body: @Sendable (_ head: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
+    /// Runs `body(piece, scratch)` for every one of `pieces` pieces of an attention (a head, or
+    /// a block of a head's rows), each taken by the next free thread (all on the calling thread
+    /// when `parallel` is false: too little work to share); `scratch` is `scratchCount` floats of
+    /// undefined content, the running thread's own scratch (kept between calls, so that the
+    /// scores are not faulted in afresh for every piece).
+    static func forEachPiece(_ pieces: Int, scratchCount: Int, parallel: Bool = true,
+                             _ body: @Sendable (_ piece: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
         guard parallel && count > 1 else {
             let scratch = threadScratch(scratchCount)
-            for head in 0..<heads { body(head, scratch) }
+            for piece in 0..<pieces { body(piece, scratch) }
             return
         }
-        ParallelLoop.run(heads) { head in
-            body(head, threadScratch(scratchCount))
+        ParallelLoop.run(pieces) { piece in
+            body(piece, threadScratch(scratchCount))
         }
     }
 
