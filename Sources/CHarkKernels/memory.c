@@ -1,4 +1,5 @@
-// Allocator settings for a process that runs the model.
+// Memory: allocator settings for a process that runs the model, and the huge-page blocks
+// that hold its large operands.
 
 #include "hark_kernels.h"
 
@@ -129,25 +130,44 @@ void hark_large_release(void *owner) {
     if (left == 0) free_chunk(chunk);
 }
 
-static _Thread_local void *scratch_block;
-static _Thread_local void *scratch_owner;
-static _Thread_local size_t scratch_bytes;
+// Each thread's scratch, released when the thread exits.
+typedef struct {
+    void *block;
+    void *owner;
+    size_t bytes;
+} thread_scratch_t;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_key_once = PTHREAD_ONCE_INIT;
+
+static void release_scratch(void *value) {
+    thread_scratch_t *scratch = value;
+    if (scratch->owner) hark_large_release(scratch->owner);
+    free(scratch);
+}
+
+static void make_scratch_key(void) { pthread_key_create(&scratch_key, release_scratch); }
 
 void *hark_thread_scratch(size_t bytes) {
+    pthread_once(&scratch_key_once, make_scratch_key);
+    thread_scratch_t *scratch = pthread_getspecific(scratch_key);
+    if (!scratch) {
+        scratch = calloc(1, sizeof *scratch);
+        if (!scratch || pthread_setspecific(scratch_key, scratch) != 0) {
+            free(scratch);
+            return NULL;
+        }
+    }
     // At least a mapping of its own: a small scratch kept for the thread's life must not pin
     // a shared chunk (only the pages touched are resident).
     if (bytes < OWN_MAPPING_FROM) bytes = OWN_MAPPING_FROM;
-    if (bytes > scratch_bytes || !scratch_block) {
-        if (scratch_owner) hark_large_release(scratch_owner);
-        scratch_block = NULL;
-        scratch_owner = NULL;
-        scratch_bytes = 0;
+    if (bytes > scratch->bytes || !scratch->block) {
+        if (scratch->owner) hark_large_release(scratch->owner);
+        *scratch = (thread_scratch_t){0};
         void *owner = NULL;
         void *block = hark_large_alloc(bytes, &owner);
         if (!block) return NULL;
-        scratch_block = block;
-        scratch_owner = owner;
-        scratch_bytes = bytes;
+        *scratch = (thread_scratch_t){.block = block, .owner = owner, .bytes = bytes};
     }
-    return scratch_block;
+    return scratch->block;
 }

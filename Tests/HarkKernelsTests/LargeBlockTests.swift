@@ -80,6 +80,23 @@ final class LargeBlockTests: XCTestCase {
         XCTAssertNotEqual(other, 0)
     }
 
+    /// A thread's scratch goes with the thread: eight threads touching 64 MB each in turn must
+    /// not leave the process holding 512 MB.
+    func testThreadScratchIsReleasedWhenTheThreadEnds() throws {
+        let before = try residentBytes()
+        for _ in 0..<8 {
+            let touched = Thread.detachNewThreadAndWait { () -> Bool in
+                guard let scratch = hark_thread_scratch(64 << 20) else { return false }
+                scratch.initializeMemory(as: UInt8.self, repeating: 9, count: 64 << 20)
+                return true
+            }
+            XCTAssertTrue(touched)
+        }
+        // The thread's key destructor runs as the thread exits, just after it signalled.
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertLessThan(try residentBytes() - before, 200 << 20)
+    }
+
     func testQuantizedMatricesCompareByContent() throws {
         let values: [Int8] = (0..<(40 * 24)).map { Int8(truncatingIfNeeded: $0 * 7) }
         let scales = (0..<40).map { Float($0 + 1) / 64 }

@@ -235,7 +235,7 @@ void hark_large_release(void *owner);
 /// of its own (at least 4 MiB, of which only the pages touched are resident) kept and reused
 /// by the thread, grown when a call asks for more, so that an attention head's 1500 × 1500
 /// scores are not faulted in again for every head. Its contents are undefined; valid until the
-/// thread's next call. NULL only when out of memory.
+/// thread's next call; released when the thread exits. NULL only when out of memory.
 void *hark_thread_scratch(size_t bytes);
 
 /// 1 when the kernels dispatch to AVX2 (the CPU has it and HARK_KERNELS does not say portable).
