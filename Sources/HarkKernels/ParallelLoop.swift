@@ -24,3 +24,16 @@ public enum ParallelLoop {
         }
     }
 }
+
+/// A pointer handed to the threads of one parallel loop, where each thread reads shared input.
+public struct SendablePointer<Pointee>: @unchecked Sendable {
+    public let value: UnsafePointer<Pointee>
+    public init(_ value: UnsafePointer<Pointee>) { self.value = value }
+}
+
+/// A pointer handed to the threads of one parallel loop, where each thread writes its own part
+/// of the output.
+public struct SendableMutablePointer<Pointee>: @unchecked Sendable {
+    public let value: UnsafeMutablePointer<Pointee>
+    public init(_ value: UnsafeMutablePointer<Pointee>) { self.value = value }
+}

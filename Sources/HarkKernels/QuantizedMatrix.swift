@@ -70,7 +70,7 @@ public struct QuantizedMatrix: Sendable, Equatable {
         let runs = min(blocks, 4 * hark_thread_count())
         var scales = [Float](repeating: 0, count: rows)
         packed = LargeBlock<Int8>(count: bytes)   // zero-filled
-        let destination = SendableBytes(packed.base)
+        let destination = SendableMutablePointer(packed.base)
         if blocks > 0 {
             scales.withUnsafeMutableBufferPointer { scaleBuffer in
                 guard let scaleBase = scaleBuffer.baseAddress else { return }
@@ -84,7 +84,7 @@ public struct QuantizedMatrix: Sendable, Equatable {
                         hark_s8_quantize_rows(floats, end - start, columns, columns, values, columns, scaleBase + start)
                         // Writes every byte of its panels, padding included.
                         hark_s8_pack_weights(values, end - start, columns, columns,
-                                             destination.pointer + (start / panel) * panelBytes)
+                                             destination.value + (start / panel) * panelBytes)
                     }
                 }
             }
@@ -196,10 +196,4 @@ public struct QuantizedMatrix: Sendable, Equatable {
 
     /// Bytes held: packed int8 values plus scales.
     public var byteCount: Int { packed.count + scales.count * MemoryLayout<Float>.size }
-}
-
-/// The packed bytes of a matrix being filled, for the threads that fill disjoint panels of it.
-private struct SendableBytes: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Int8>
-    init(_ pointer: UnsafeMutablePointer<Int8>) { self.pointer = pointer }
 }

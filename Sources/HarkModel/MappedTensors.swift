@@ -62,15 +62,3 @@ enum MappedTensors {
         body(UnsafeRawPointer(buffer))
     }
 }
-
-/// Pointers handed to the worker threads of one parallel loop, where each thread reads shared
-/// input and writes its own part of the output.
-struct SendablePointer<Pointee>: @unchecked Sendable {
-    let value: UnsafePointer<Pointee>
-    init(_ value: UnsafePointer<Pointee>) { self.value = value }
-}
-
-struct SendableMutablePointer<Pointee>: @unchecked Sendable {
-    let value: UnsafeMutablePointer<Pointee>
-    init(_ value: UnsafeMutablePointer<Pointee>) { self.value = value }
-}
