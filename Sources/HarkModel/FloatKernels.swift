@@ -358,15 +358,9 @@ public enum ComputeThreads {
     }
 }
 
-/// One float (and one half) that empty buffers point at, so kernels always get a valid address
-/// (they read nothing from an empty buffer).
+/// One float that empty buffers point at, so kernels always get a valid address (they read
+/// nothing from an empty buffer).
 nonisolated(unsafe) private let emptyFloat = UnsafeMutablePointer<Float>.allocate(capacity: 1)
-nonisolated(unsafe) private let emptyHalf = UnsafeMutablePointer<UInt16>.allocate(capacity: 1)
-
-extension UnsafeBufferPointer where Element == UInt16 {
-    /// The first element's address (a valid dummy when empty).
-    var start: UnsafePointer<UInt16> { baseAddress ?? UnsafePointer(emptyHalf) }
-}
 
 extension UnsafeBufferPointer where Element == Float {
     /// The first element's address (a valid dummy when empty).
