@@ -67,14 +67,22 @@ public enum Int8MatrixProduct {
 
     /// As ``multiply(_:rows:by:bias:gelu:)``, reading and writing caller-owned memory:
     /// `output` receives `rows * weights.rows` floats.
+    ///
+    /// `columnBlock`: when given (a multiple of 16 that divides `weights.rows`), the output is
+    /// laid out in blocks of that many columns instead of whole rows: block `b` holds columns
+    /// `b · columnBlock ..< (b + 1) · columnBlock` of every row, row-major, at
+    /// `b · rows · columnBlock`. The values are the same, bit for bit.
     public static func multiply(_ x: UnsafeBufferPointer<Float>, rows: Int, by weights: QuantizedMatrix,
                                 bias: UnsafeBufferPointer<Float>?, gelu: Bool, threads: Int? = nil,
-                                into output: UnsafeMutableBufferPointer<Float>) {
+                                columnBlock: Int? = nil, into output: UnsafeMutableBufferPointer<Float>) {
         let k = weights.columns, n = weights.rows
         precondition(rows >= 0 && x.count >= rows * k, "Int8MatrixProduct: input too short")
         precondition(output.count >= rows * n, "Int8MatrixProduct: output too short")
         precondition(bias.map { $0.count == n } ?? true,
                      "Int8MatrixProduct: bias has \(bias?.count ?? 0) values for \(n) outputs")
+        let blockWidth = columnBlock ?? n
+        precondition(columnBlock.map { $0 > 0 && $0 % Int(HARK_S8_PANEL) == 0 && n % $0 == 0 } ?? true,
+                     "Int8MatrixProduct: column blocks of \(blockWidth) for \(n) outputs")
         guard rows > 0, n > 0, let out = output.baseAddress else { return }
         let rowBytes = hark_s8_activation_row_bytes(k)
         let flags: UInt32 = gelu ? UInt32(HARK_GEMM_GELU) : 0
@@ -90,7 +98,8 @@ public enum Int8MatrixProduct {
                         guard let w = packedBuffer.baseAddress, let sw = scaleBuffer.baseAddress else { return }
                         let plan = ProductPlan(x: x.baseAddress, k: k, n: n, activations: a, rowBytes: rowBytes,
                                                rowScales: sa, packed: w, weightScales: sw,
-                                               bias: bias?.baseAddress, output: out, flags: flags)
+                                               bias: bias?.baseAddress, output: out, blockWidth: blockWidth,
+                                               blockStride: rows * blockWidth, flags: flags)
                         if parts == 1 {
                             plan.quantize(0, rows)
                             plan.compute(0, rows, 0, n)
@@ -128,6 +137,8 @@ public enum Int8MatrixProduct {
         let weightScales: UnsafePointer<Float>
         let bias: UnsafePointer<Float>?
         let output: UnsafeMutablePointer<Float>
+        /// Columns per output block (`n`: one block, plain rows) and floats between blocks.
+        let blockWidth: Int, blockStride: Int
         let flags: UInt32
 
         /// Quantizes activation rows [r0, r1).
@@ -141,11 +152,18 @@ public enum Int8MatrixProduct {
             }
         }
 
-        /// Output rows [r0, r1) × columns [n0, n1).
+        /// Output rows [r0, r1) × columns [n0, n1), one output block at a time. The kernel
+        /// writes column `j` of row `r` at `c[r · ldc + j]`, so each block's address is shifted
+        /// back by its first column, with the block's width as the row stride.
         func compute(_ r0: Int, _ r1: Int, _ n0: Int, _ n1: Int) {
             guard r1 > r0, n1 > n0 else { return }
-            hark_gemm_s8(activations, rowBytes, rowScales, packed, weightScales, bias, output, n, k,
-                         r0, r1, n0, n1, flags)
+            var start = n0
+            while start < n1 {
+                let block = start / blockWidth, end = min(n1, (block + 1) * blockWidth)
+                hark_gemm_s8(activations, rowBytes, rowScales, packed, weightScales, bias,
+                             output + block * (blockStride - blockWidth), blockWidth, k, r0, r1, start, end, flags)
+                start = end
+            }
         }
     }
 

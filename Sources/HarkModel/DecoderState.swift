@@ -190,22 +190,6 @@ public struct DecoderState: Sendable {
         return output
     }
 
-    /// Rearranges `[positions][k | v]` rows (`2 · width` each) into one block per head, the
-    /// keys of every head first, then the values: `[2 · heads][positions][width / heads]` at
-    /// `blocks` (`keyValues.count` floats). Each step of the decoder then streams each head's
-    /// keys and values in order, which the hardware prefetchers follow, instead of 256-byte
-    /// pieces at a stride of `2 · width`.
-    static func writeHeadMajor(_ keyValues: [Float], positions: Int, width: Int, heads: Int,
-                               into blocks: UnsafeMutablePointer<Float>) {
-        let headWidth = width / heads
-        keyValues.withUnsafeBufferPointer { source in
-            for block in 0..<(2 * heads) {   // keys of head h at column h·headWidth, values after width
-                gatherHead(source.start + block * headWidth, positions: positions, stride: 2 * width,
-                           headWidth: headWidth, into: blocks + block * positions * headWidth)
-            }
-        }
-    }
-
     /// Copies `headWidth` floats from each of `positions` rows `stride` apart into one block.
     private static func gatherHead(_ source: UnsafePointer<Float>, positions: Int, stride: Int, headWidth: Int,
                                    into block: UnsafeMutablePointer<Float>) {

@@ -246,6 +246,35 @@ struct Linear: Sendable {
             return self(base, rows: rows, gelu: gelu)
         }
     }
+
+    /// Applies the layer to `rows` input rows, writing the `rows × outputs` result in blocks of
+    /// `columnBlock` columns (a multiple of 16 dividing `outputs`): block `b`, columns
+    /// `b · columnBlock ..< (b + 1) · columnBlock` of every row, row-major at
+    /// `output + b · rows · columnBlock`. int8 products write the blocks directly; float ones
+    /// are computed whole and copied into them.
+    func callAsFunction(_ x: [Float], rows: Int, columnBlock: Int, into output: UnsafeMutablePointer<Float>) {
+        if case .int8(let quantized) = storage {
+            x.withUnsafeBufferPointer { input in
+                bias.withOptionalPointer { b in
+                    Int8MatrixProduct.multiply(input, rows: rows, by: quantized,
+                                               bias: b.map { UnsafeBufferPointer(start: $0, count: outputs) }, gelu: false,
+                                               columnBlock: columnBlock,
+                                               into: UnsafeMutableBufferPointer(start: output, count: rows * outputs))
+                }
+            }
+            return
+        }
+        let whole = self(x, rows: rows)
+        whole.withUnsafeBufferPointer { whole in
+            for block in 0..<(outputs / columnBlock) {
+                let destination = output + block * rows * columnBlock
+                for row in 0..<rows {
+                    (destination + row * columnBlock).update(from: whole.start + row * outputs + block * columnBlock,
+                                                             count: columnBlock)
+                }
+            }
+        }
+    }
 }
 
 extension Optional where Wrapped == [Float] {

@@ -177,9 +177,13 @@ public final class WhisperModel: Sendable {
         let heads = dimensions.decoderHeads
         let layerFloats = 2 * positions * d
         let cross = LargeBlock<Float>(count: weights.decoderLayers.count * layerFloats)
+        // Each layer's keys and values in one block per head, keys of every head first, then
+        // values: `[2 · heads][positions][width / heads]`, which is the column order of the
+        // `[k | v]` product in blocks of a head's width. Each step of the decoder then streams
+        // a head's keys and values in order, which the hardware prefetchers follow.
         for (index, layer) in weights.decoderLayers.enumerated() {
-            DecoderState.writeHeadMajor(layer.crossKeyValue(encoderOutput, rows: positions), positions: positions,
-                                        width: d, heads: heads, into: cross.base + index * layerFloats)
+            layer.crossKeyValue(encoderOutput, rows: positions, columnBlock: d / heads,
+                                into: cross.base + index * layerFloats)
         }
         return DecoderState(batch: batch, width: d, heads: heads, capacity: dimensions.textContext,
                             layers: dimensions.decoderLayers, crossKeyValues: cross, audioPositions: positions)

@@ -140,6 +140,40 @@ final class Int8MatrixProductTests: XCTestCase {
         }
     }
 
+    /// Output in column blocks (a decoder layer's cross-attention keys and values, one block per
+    /// head) holds the plain product's values, bit for bit, whichever way the work is split.
+    func testColumnBlocksHoldThePlainProductsColumns() {
+        var rng = SeededGenerator(seed: 21)
+        // Row split (1500 rows, Whisper's audio positions), column split with piece boundaries
+        // inside blocks (few rows), and one block as wide as the output.
+        for (m, n, k, block) in [(1500, 256, 64, 64), (3, 768, 96, 64), (1, 512, 40, 32), (7, 48, 16, 48)] {
+            let x = (0..<m * k).map { _ in rng.gaussian() }
+            let bias = (0..<n).map { _ in rng.gaussian() }
+            let weights = QuantizedMatrix(quantizing: (0..<n * k).map { _ in rng.gaussian() * 0.1 }, rows: n, columns: k)
+            let plain = Int8MatrixProduct.multiply(x, rows: m, by: weights, bias: bias)
+            for threads in [nil, 1, 2, 5] as [Int?] {
+                var blocks = [Float](repeating: .nan, count: m * n)
+                x.withUnsafeBufferPointer { input in
+                    bias.withUnsafeBufferPointer { bias in
+                        blocks.withUnsafeMutableBufferPointer { output in
+                            Int8MatrixProduct.multiply(input, rows: m, by: weights, bias: bias, gelu: false, threads: threads,
+                                                       columnBlock: block, into: output)
+                        }
+                    }
+                }
+                var differing = 0
+                for b in 0..<(n / block) {
+                    for row in 0..<m {
+                        for j in 0..<block where blocks[b * m * block + row * block + j].bitPattern != plain[row * n + b * block + j].bitPattern {
+                            differing += 1
+                        }
+                    }
+                }
+                XCTAssertEqual(differing, 0, "m \(m) n \(n) k \(k) blocks of \(block), threads \(threads ?? 0)")
+            }
+        }
+    }
+
     func testPartitionChoosesRowsForEncoderAndColumnsForDecoder() {
         XCTAssertEqual(Int8MatrixProduct.partition(rows: 1, outputs: 384, depth: 384).parts, 1)
         if Int8MatrixProduct.maximumThreads > 1 {
