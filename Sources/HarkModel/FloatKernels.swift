@@ -253,6 +253,7 @@ struct Linear: Sendable {
     /// `output + b · rows · columnBlock`. int8 products write the blocks directly; float ones
     /// are computed whole and copied into them.
     func callAsFunction(_ x: [Float], rows: Int, columnBlock: Int, into output: UnsafeMutablePointer<Float>) {
+        precondition(columnBlock > 0 && outputs % columnBlock == 0, "Linear: column blocks of \(columnBlock) for \(outputs) outputs")
         if case .int8(let quantized) = storage {
             x.withUnsafeBufferPointer { input in
                 bias.withOptionalPointer { b in

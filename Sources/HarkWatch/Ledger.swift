@@ -119,7 +119,9 @@ public final class Ledger: Sendable {
     public let url: URL
     let database: DatabaseQueue
 
-    /// Opens (creating unless `create` is false) and migrates the ledger.
+    /// Opens the ledger: with `create`, creating and migrating it (the watcher, which holds the
+    /// folder's lock); without, only reading one a watcher has set up (`hark watch status`,
+    /// which may run while a watcher starts).
     public init(url: URL, create: Bool = true) throws(LedgerError) {
         self.url = url
         if !create && !FileManager.default.fileExists(atPath: url.path) {
@@ -135,7 +137,15 @@ public final class Ledger: Sendable {
                 try db.execute(sql: "PRAGMA synchronous = FULL")
             }
             database = try DatabaseQueue(path: url.path, configuration: configuration)
-            try Ledger.migrator.migrate(database)
+            if create {
+                // Only the watcher creates and migrates, under its folder lock: two processes
+                // migrating at once could both see the schema missing and collide.
+                try Ledger.migrator.migrate(database)
+            } else if try !database.read({ try Ledger.migrator.hasCompletedMigrations($0) }) {
+                throw LedgerError(path: url.path, reason: "the ledger is not set up yet (a watcher may be starting); try again")
+            }
+        } catch let error as LedgerError {
+            throw error
         } catch {
             throw LedgerError(path: url.path, reason: Ledger.describe(error))
         }

@@ -29,6 +29,19 @@ final class LedgerTests: XCTestCase {
         XCTAssertEqual(try reopened.recording("k1")?.path, "a.wav")
     }
 
+    /// `hark watch status` polling while a watcher starts opens a ledger that exists but is
+    /// not migrated yet: it must not migrate it too (both processes would create the tables,
+    /// and the watcher would fail on "table already exists").
+    func testAReaderNeverMigratesALedgerTheWatcherIsSettingUp() throws {
+        let url = folder.appendingPathComponent("state/ledger.sqlite")
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        XCTAssertTrue(FileManager.default.createFile(atPath: url.path, contents: Data()))   // opened, not migrated yet
+        XCTAssertThrowsError(try Ledger(url: url, create: false)) { error in
+            XCTAssertTrue("\(error)".contains("not set up yet"), "\(error)")
+        }
+        XCTAssertEqual(try Ledger(url: url).appliedMigrations(), ["v1"], "the watcher still migrates it")
+    }
+
     func testALedgerBelongsToOneFolder() throws {
         let ledger = try Ledger(url: folder.appendingPathComponent("shared/ledger.sqlite"))
         let first = folder.appendingPathComponent("first"), second = folder.appendingPathComponent("second")
