@@ -67,8 +67,8 @@ public struct DecoderState: Sendable {
                         let to = blocks.start + block * new * headWidth
                         if old > 0 { to.update(from: previous.start + block * old * headWidth, count: old * headWidth) }
                         let own = block < heads ? keys[0][layer] : values[0][layer]
-                        Self.gatherHead(own.base + (block % heads) * headWidth, positions: new - old, stride: width,
-                                        headWidth: headWidth, into: to + old * headWidth)
+                        FloatKernels.gatherColumns(own.base + (block % heads) * headWidth, rows: new - old, stride: width,
+                                                   width: headWidth, into: to + old * headWidth)
                     }
                 }
             }
@@ -188,14 +188,6 @@ public struct DecoderState: Sendable {
             }
         }
         return output
-    }
-
-    /// Copies `headWidth` floats from each of `positions` rows `stride` apart into one block.
-    private static func gatherHead(_ source: UnsafePointer<Float>, positions: Int, stride: Int, headWidth: Int,
-                                   into block: UnsafeMutablePointer<Float>) {
-        for t in 0..<positions {
-            (block + t * headWidth).update(from: source + t * stride, count: headWidth)
-        }
     }
 }
 

@@ -118,6 +118,15 @@ enum FloatKernels {
         }
     }
 
+    /// Copies `width` floats from each of `rows` rows `stride` apart into one contiguous
+    /// `rows × width` block (a head's columns out of whole rows).
+    static func gatherColumns(_ source: UnsafePointer<Float>, rows: Int, stride: Int, width: Int,
+                              into block: UnsafeMutablePointer<Float>) {
+        for row in 0..<rows {
+            (block + row * width).update(from: source + row * stride, count: width)
+        }
+    }
+
     /// Adds a row vector to every row of `rows × width`.
     static func addRow(_ bias: [Float], to x: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
         bias.withUnsafeBufferPointer { b in
@@ -268,11 +277,8 @@ struct Linear: Sendable {
         let whole = self(x, rows: rows)
         whole.withUnsafeBufferPointer { whole in
             for block in 0..<(outputs / columnBlock) {
-                let destination = output + block * rows * columnBlock
-                for row in 0..<rows {
-                    (destination + row * columnBlock).update(from: whole.start + row * outputs + block * columnBlock,
-                                                             count: columnBlock)
-                }
+                FloatKernels.gatherColumns(whole.start + block * columnBlock, rows: rows, stride: outputs,
+                                           width: columnBlock, into: output + block * rows * columnBlock)
             }
         }
     }
