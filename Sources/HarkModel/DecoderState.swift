@@ -99,7 +99,7 @@ public struct DecoderState: Sendable {
     static let fewRows = 32
 
     /// Self-attention rows with fewer multiply-adds than this run on the calling thread.
-    static let parallelWork = 1 << 18
+    static let parallelWork = 1 << 15
 
     func selfAttention(layer: Int, qkv: [Float], steps: Int) -> [Float] {
         let headWidth = width / heads
