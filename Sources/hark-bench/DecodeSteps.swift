@@ -1,0 +1,39 @@
+// hark-bench decode-steps: the steady-state cost of one greedy decoder step.
+
+import Foundation
+import HarkModel
+
+/// Times single decoder steps of one hypothesis after a 150-token prompt, on one encoded
+/// window of silence, with 2 compute threads; prints ms per step for each round and the best.
+func benchDecodeSteps(_ arguments: [String]) throws -> Int32 {
+    guard let path = arguments.first else { throw UsageError(description: usage) }
+    let computeType: ComputeType
+    switch arguments.count > 1 ? arguments[1] : "int8" {
+    case "int8": computeType = .int8
+    case "float32": computeType = .float32
+    default: throw UsageError(description: "hark-bench: decode-steps takes int8 or float32\n\(usage)")
+    }
+    let promptLength = 150
+    guard let steps = arguments.count > 2 ? Int(arguments[2]) : 200, steps > 0,
+          let rounds = arguments.count > 3 ? Int(arguments[3]) : 5, rounds > 0 else {
+        throw UsageError(description: "hark-bench: STEPS and ROUNDS are positive integers\n\(usage)")
+    }
+    ComputeThreads.set(2)
+    let model = try WhisperModel(at: URL(fileURLWithPath: path), computeType: computeType)
+    guard promptLength + steps <= model.dimensions.textContext else {
+        throw UsageError(description: "hark-bench: at most \(model.dimensions.textContext - promptLength) steps")
+    }
+    let encoded = model.encode([Float](repeating: -0.5, count: model.dimensions.melCount * 3000))
+    var best = Double.infinity
+    for _ in 0..<rounds {
+        var state = model.makeDecoderState(encoderOutput: encoded, batch: 1)
+        _ = model.decode([Array(repeating: 220, count: promptLength)], state: &state)
+        let (_, seconds) = timed {
+            for step in 0..<steps { _ = model.decode([[300 + step]], state: &state) }
+        }
+        best = min(best, seconds / Double(steps))
+        print(String(format: "%.3f ms/step", seconds / Double(steps) * 1e3))
+    }
+    print(String(format: "best %.3f ms/step", best * 1e3))
+    return 0
+}
