@@ -59,11 +59,20 @@ enum ByteLevel {
     /// a string with any scalar outside the byte map is taken as its own UTF-8 bytes.
     static func bytes(for token: String) -> [UInt8] {
         var result: [UInt8] = []
-        result.reserveCapacity(token.unicodeScalars.count)
-        for scalar in token.unicodeScalars {
-            guard let byte = byte(for: scalar) else { return Array(token.utf8) }
-            result.append(byte)
-        }
+        appendBytes(for: token, to: &result)
         return result
+    }
+
+    /// Appends ``bytes(for:)`` of `token` to `output`, without an array of its own.
+    static func appendBytes(for token: String, to output: inout [UInt8]) {
+        let start = output.count
+        for scalar in token.unicodeScalars {
+            guard let byte = byte(for: scalar) else {
+                output.removeSubrange(start...)
+                output += token.utf8
+                return
+            }
+            output.append(byte)
+        }
     }
 }

@@ -155,6 +155,12 @@ struct JSONScanner {
             if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
             guard digits() > 0 else { throw error("an exponent without digits") }
         }
+        if position == integerStart + integerDigits, integerDigits <= 15 {
+            // A plain integer (token ids): exact in a Double, read without a string.
+            var value = 0
+            for index in integerStart..<position { value = value * 10 + Int(bytes[index] &- UInt8(ascii: "0")) }
+            return integerStart > start ? -Double(value) : Double(value)
+        }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
         guard let value = Double(text) else { throw JSONSyntaxError(offset: start, reason: "invalid number") }
         return value

@@ -64,9 +64,18 @@ struct TokenizerFile {
 }
 
 /// One BPE merge rule: `"left right"` in older tokenizer.json files, `["left", "right"]` in newer ones.
+/// Kept as the file's text and where it splits, so that loading 50 000 rules makes one string
+/// each rather than two.
 struct MergeRule {
-    var left: String
-    var right: String
+    /// The rule's text: `left`, the separator, then `right`.
+    let text: String
+    /// The UTF-8 length of `left`.
+    let leftCount: Int
+    /// The UTF-8 length of the separator between the parts: 1 (a space) or 0 (an array).
+    let separatorCount: Int
+
+    var left: String { String(decoding: text.utf8.prefix(leftCount), as: UTF8.self) }
+    var right: String { String(decoding: text.utf8.dropFirst(leftCount + separatorCount), as: UTF8.self) }
 
     init(_ value: JSONValue, path: String, index: Int) throws(TokenizerError) {
         switch value {
@@ -74,8 +83,9 @@ struct MergeRule {
             guard pair.count == 2, case .string(let left) = pair[0], case .string(let right) = pair[1] else {
                 throw .malformedFile(path: path, reason: "a merge has \(pair.count) parts instead of 2 at model.merges.\(index)")
             }
-            self.left = left
-            self.right = right
+            text = left + right
+            leftCount = left.utf8.count
+            separatorCount = 0
         case .string(let rule):
             // Split on the UTF-8 space: splitting the String would find grapheme breaks first.
             let utf8 = rule.utf8
@@ -83,10 +93,28 @@ struct MergeRule {
                   !utf8[utf8.index(after: space)...].contains(UInt8(ascii: " ")) else {
                 throw .malformedFile(path: path, reason: "merge \"\(rule)\" is not two tokens separated by a space at model.merges.\(index)")
             }
-            left = String(rule[..<space])
-            right = String(rule[utf8.index(after: space)...])
+            text = rule
+            leftCount = utf8.distance(from: utf8.startIndex, to: space)
+            separatorCount = 1
         default:
             throw .malformedFile(path: path, reason: "expected a merge at model.merges.\(index)")
+        }
+    }
+
+    /// Calls `body` with the UTF-8 bytes of the left part, of the right part, and of the two
+    /// joined (the merged token), all valid only during the call.
+    func withParts<Result>(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        var text = self.text
+        let leftCount = self.leftCount, separatorCount = self.separatorCount
+        return text.withUTF8 { utf8 in
+            let left = UnsafeBufferPointer(rebasing: utf8[..<leftCount])
+            let right = UnsafeBufferPointer(rebasing: utf8[(leftCount + separatorCount)...])
+            if separatorCount == 0 { return body(left, right, utf8) }
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: utf8.count - separatorCount) { joined in
+                _ = joined.initialize(fromContentsOf: left)
+                _ = UnsafeMutableBufferPointer(rebasing: joined[leftCount...]).initialize(fromContentsOf: right)
+                return body(left, right, UnsafeBufferPointer(joined))
+            }
         }
     }
 }

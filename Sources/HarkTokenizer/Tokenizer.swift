@@ -105,10 +105,11 @@ public struct Tokenizer: Sendable {
         self.encoder = try Self.encoder(for: file, ids: ids, textTokenCount: special.eot, path: tokenizerPath)
 
         var textBytes: [UInt8] = []
+        textBytes.reserveCapacity(8 * special.eot)
         var textOffsets = [0]
         textOffsets.reserveCapacity(special.eot + 1)
         for token in vocabulary[0..<special.eot] {
-            textBytes += ByteLevel.bytes(for: token)
+            ByteLevel.appendBytes(for: token, to: &textBytes)
             textOffsets.append(textBytes.count)
         }
 
@@ -264,15 +265,11 @@ public struct Tokenizer: Sendable {
 
         var merges: [UInt64: BytePairEncoder.Merge] = [:]
         merges.reserveCapacity(file.model.merges.count)
-        var joined: [UInt8] = []
         for (rank, rule) in file.model.merges.enumerated() {
-            let left = try textId(rule.left, "merge part")
-            let right = try textId(rule.right, "merge part")
-            joined.removeAll(keepingCapacity: true)
-            joined += rule.left.utf8
-            joined += rule.right.utf8
-            let result = try checked(joined.withUnsafeBufferPointer { ids.id(of: $0) }, rule.left + rule.right, "merge result")
-            let key = BytePairEncoder.key(left, right)
+            let (leftId, rightId, joinedId) = rule.withParts { (ids.id(of: $0), ids.id(of: $1), ids.id(of: $2)) }
+            let key = BytePairEncoder.key(try checked(leftId, rule.left, "merge part"),
+                                          try checked(rightId, rule.right, "merge part"))
+            let result = try checked(joinedId, rule.left + rule.right, "merge result")
             if merges[key] == nil {
                 merges[key] = BytePairEncoder.Merge(rank: Int32(rank), result: result)
             }

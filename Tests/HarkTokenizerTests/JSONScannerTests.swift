@@ -40,6 +40,50 @@ final class JSONScannerTests: XCTestCase {
         guard case .bool(true) = numbers[4], case .bool(false) = numbers[5], case .null = numbers[6] else { return XCTFail("\(numbers)") }
     }
 
+    func testIntegersReadWithoutAStringEqualDoubleParsing() throws {
+        // Up to 15 digits the integer fast path; beyond, and with a fraction or an exponent,
+        // the general path: the same values as Double's own parsing either way.
+        let texts = ["0", "-0", "7", "-7", "51864", "-50257", "999999999999999", "-123456789012345",
+                     "1234567890123456", "98765432109876543210", "12.0", "-3e2", "1E+3"]
+        let value = try parse("[" + texts.joined(separator: ", ") + "]")
+        guard case .array(let numbers) = value else { return XCTFail("\(value)") }
+        XCTAssertEqual(numbers.count, texts.count)
+        for (number, text) in zip(numbers, texts) {
+            guard case .number(let parsed) = number else { return XCTFail("\(text): \(number)") }
+            let expected = try XCTUnwrap(Double(text))
+            XCTAssertEqual(parsed, expected, text)
+            XCTAssertEqual(parsed.sign, expected.sign, text)
+        }
+    }
+
+    func testMergeRulesSplitBothForms() throws {
+        let rules = [(#""Ġ t""#, "Ġ", "t"), (#"["Ġ", "t"]"#, "Ġ", "t"), (#""é ĠwÃ©""#, "é", "ĠwÃ©"),
+                     (#"["a b", "c"]"#, "a b", "c"), (#"["", "x"]"#, "", "x")]
+        for (json, left, right) in rules {
+            let rule = try MergeRule(try parse(json), path: "test", index: 0)
+            XCTAssertEqual(rule.left, left, json)
+            XCTAssertEqual(rule.right, right, json)
+            let parts = rule.withParts { (Array($0), Array($1), Array($2)) }
+            XCTAssertEqual(parts.0, Array(left.utf8), json)
+            XCTAssertEqual(parts.1, Array(right.utf8), json)
+            XCTAssertEqual(parts.2, Array((left + right).utf8), json)
+        }
+        for bad in [#""a""#, #""a b c""#, #"["a"]"#, "3"] {
+            XCTAssertThrowsError(try MergeRule(try parse(bad), path: "test", index: 0), bad)
+        }
+    }
+
+    func testByteLevelBytesAppendInPlace() {
+        // "Ġhi" is byte-level (a space, then h, i); "a b" has a raw space, outside the byte
+        // map, so it stands for its own UTF-8 bytes, and what was appended of it is undone.
+        var output: [UInt8] = [7]
+        ByteLevel.appendBytes(for: "Ġhi", to: &output)
+        ByteLevel.appendBytes(for: "ĠhĠ b", to: &output)
+        XCTAssertEqual(output, [7, 0x20, 0x68, 0x69] + Array("ĠhĠ b".utf8))
+        XCTAssertEqual(ByteLevel.bytes(for: "Ġhi"), [0x20, 0x68, 0x69])
+        XCTAssertEqual(ByteLevel.bytes(for: "漢"), Array("漢".utf8))
+    }
+
     func testBadInputIsASyntaxErrorWithItsOffset() {
         for bad in ["", "{", "[1,]", "{\"a\" 1}", "{\"a\":1,}", "01", "1.", "\"abc", "\"a\u{1}\"", #""\x""#, #""\ud800""#,
                     #""\udc00x""#, "tru", "[1] 2", "{\"a\":[}", String(repeating: "[", count: 600) + String(repeating: "]", count: 600)] {
