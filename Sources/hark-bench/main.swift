@@ -371,6 +371,20 @@ func benchThreadsSweep() {
     }
 }
 
+/// Runs a subcommand that takes its own arguments: a usage error is printed as it reads (exit
+/// status 2), any other error after the program's name (1).
+func runSubcommand(_ body: () throws -> Int32) -> Int32 {
+    do {
+        return try body()
+    } catch let error as UsageError {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        return 2
+    } catch {
+        FileHandle.standardError.write(Data("hark-bench: \(error)\n".utf8))
+        return 1
+    }
+}
+
 func run() -> Int32 {
     let arguments = Array(CommandLine.arguments.dropFirst())
     if arguments.first == "-h" || arguments.first == "--help" {
@@ -400,23 +414,10 @@ func run() -> Int32 {
         return 0
     }
     if arguments.first == "decode-steps" {
-        do {
-            return try benchDecodeSteps(Array(arguments.dropFirst()))
-        } catch let error as UsageError {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            return 2
-        } catch {
-            FileHandle.standardError.write(Data("hark-bench: \(error)\n".utf8))
-            return 1
-        }
+        return runSubcommand { try benchDecodeSteps(Array(arguments.dropFirst())) }
     }
     if arguments.first == "sensitivity" {
-        do {
-            return try benchSensitivity(Array(arguments.dropFirst()))
-        } catch {
-            FileHandle.standardError.write(Data("hark-bench: \(error)\n".utf8))
-            return error is UsageError ? 2 : 1
-        }
+        return runSubcommand { try benchSensitivity(Array(arguments.dropFirst())) }
     }
     do {
         let options = try Options(arguments: arguments)
