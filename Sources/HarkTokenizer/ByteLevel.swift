@@ -55,15 +55,9 @@ enum ByteLevel {
         return String(result)
     }
 
-    /// The bytes a vocabulary string stands for, as the HF `ByteLevel` decoder reads it:
-    /// a string with any scalar outside the byte map is taken as its own UTF-8 bytes.
-    static func bytes(for token: String) -> [UInt8] {
-        var result: [UInt8] = []
-        appendBytes(for: token, to: &result)
-        return result
-    }
-
-    /// Appends ``bytes(for:)`` of `token` to `output`, without an array of its own.
+    /// Appends the bytes a vocabulary string stands for to `output`, as the HF `ByteLevel`
+    /// decoder reads it: a string with any scalar outside the byte map is taken as its own
+    /// UTF-8 bytes.
     static func appendBytes(for token: String, to output: inout [UInt8]) {
         let start = output.count
         for scalar in token.unicodeScalars {
