@@ -175,7 +175,7 @@ struct JSONScanner {
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<position])
                 position += 1
-                guard let text = String(validating: slice, as: UTF8.self) else {
+                guard let text = UTF8Text.string(validating: slice) else {
                     throw JSONSyntaxError(offset: start, reason: "a string that is not UTF-8")
                 }
                 return text
@@ -190,7 +190,7 @@ struct JSONScanner {
             switch byte {
             case UInt8(ascii: "\""):
                 position += 1
-                guard let text = String(validating: utf8, as: UTF8.self) else {
+                guard let text = utf8.withUnsafeBytes({ UTF8Text.string(validating: $0) }) else {
                     throw JSONSyntaxError(offset: start, reason: "a string that is not UTF-8")
                 }
                 return text

@@ -164,16 +164,13 @@ enum ModelFiles {
         if FileManager.default.fileExists(atPath: textURL.path) {
             let data = try read(textURL)
             // Lines are cut at newline bytes: splitting a String would find grapheme breaks first.
+            // The file is checked once: a newline byte is never inside a longer UTF-8 sequence,
+            // so every line of valid text is valid too.
             let lines = data.withUnsafeBytes { bytes -> [String]? in
+                guard UTF8Text.isValid(bytes) else { return nil }
                 var pieces = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
                 if pieces.last?.isEmpty == true { pieces.removeLast() }
-                var lines: [String] = []
-                lines.reserveCapacity(pieces.count)
-                for piece in pieces {
-                    guard let line = String(validating: UnsafeRawBufferPointer(rebasing: piece), as: UTF8.self) else { return nil }
-                    lines.append(line)
-                }
-                return lines
+                return pieces.map { String(decoding: UnsafeRawBufferPointer(rebasing: $0), as: UTF8.self) }
             }
             guard let lines else { throw .malformedFile(path: textURL.path, reason: "not UTF-8 text") }
             return (lines, textURL)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Token ids by the UTF-8 bytes of their vocabulary strings: an open-addressing hash table over
 /// one byte buffer.
 ///
@@ -35,7 +37,7 @@ struct TokenIndex: Sendable {
                         break
                     }
                     let other = UnsafeBufferPointer(rebasing: bytes[Int(offsets[occupant])..<Int(offsets[occupant + 1])])
-                    if other.elementsEqual(key) { break }
+                    if Self.equal(other, key) { break }
                     slot = (slot + 1) & (capacity - 1)
                 }
             }
@@ -53,13 +55,36 @@ struct TokenIndex: Sendable {
 
     /// The id of the token whose UTF-8 bytes are `key`, or nil.
     func id(of key: UnsafeBufferPointer<UInt8>) -> Int? {
-        bytes.withUnsafeBufferPointer { bytes in
+        withLookup { $0.id(of: key) }
+    }
+
+    /// Calls `body` with a view of the table for a loop of look-ups (the tokenizer's 150 000
+    /// merge parts): its pointers need no reference counting per look-up.
+    func withLookup<Value, Failure: Error>(_ body: (Lookup) throws(Failure) -> Value) throws(Failure) -> Value {
+        let result: Result<Value, Failure> = bytes.withUnsafeBufferPointer { bytes in
+            offsets.withUnsafeBufferPointer { offsets in
+                slots.withUnsafeBufferPointer { slots in
+                    Result { () throws(Failure) in try body(Lookup(bytes: bytes, offsets: offsets, slots: slots)) }
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    /// The table's arrays, valid during ``withLookup(_:)``.
+    struct Lookup {
+        fileprivate let bytes: UnsafeBufferPointer<UInt8>
+        fileprivate let offsets: UnsafeBufferPointer<Int32>
+        fileprivate let slots: UnsafeBufferPointer<Int32>
+
+        /// The id of the token whose UTF-8 bytes are `key`, or nil.
+        func id(of key: UnsafeBufferPointer<UInt8>) -> Int? {
             let mask = slots.count - 1
-            var slot = Self.hash(key) & mask
+            var slot = TokenIndex.hash(key) & mask
             while true {
                 let id = Int(slots[slot]) - 1
                 if id < 0 { return nil }
-                if UnsafeBufferPointer(rebasing: bytes[Int(offsets[id])..<Int(offsets[id + 1])]).elementsEqual(key) {
+                if TokenIndex.equal(UnsafeBufferPointer(rebasing: bytes[Int(offsets[id])..<Int(offsets[id + 1])]), key) {
                     return id
                 }
                 slot = (slot + 1) & mask
@@ -67,8 +92,15 @@ struct TokenIndex: Sendable {
         }
     }
 
+    /// Byte equality by `memcmp` (`elementsEqual` steps through a generic iterator).
+    static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        guard let first = a.baseAddress, let second = b.baseAddress else { return true }  // both empty
+        return memcmp(first, second, a.count) == 0
+    }
+
     /// 64-bit FNV-1a, folded: the table's keys are short and come from a trusted file.
-    private static func hash(_ key: UnsafeBufferPointer<UInt8>) -> Int {
+    fileprivate static func hash(_ key: UnsafeBufferPointer<UInt8>) -> Int {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in key {
             hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3

@@ -74,7 +74,7 @@ public struct Tokenizer: Sendable {
         let vocabulary: [String]
         if let (tokens, url) = listed {
             // Compared as bytes: String's == would normalize the non-ASCII byte-level tokens.
-            for (token, id) in declared where !tokens.indices.contains(id) || !tokens[id].utf8.elementsEqual(token.utf8) {
+            for (token, id) in declared where !tokens.indices.contains(id) || !UTF8Text.sameBytes(tokens[id], token) {
                 let found = tokens.indices.contains(id) ? "\"\(tokens[id])\"" : "nothing"
                 throw .inconsistentVocabulary(
                     path: url.path, reason: "id \(id) is \"\(token)\" in tokenizer.json but \(found) here")
@@ -265,13 +265,15 @@ public struct Tokenizer: Sendable {
 
         var merges: [UInt64: BytePairEncoder.Merge] = [:]
         merges.reserveCapacity(file.model.merges.count)
-        for (rank, rule) in file.model.merges.enumerated() {
-            let (leftId, rightId, joinedId) = rule.withParts { (ids.id(of: $0), ids.id(of: $1), ids.id(of: $2)) }
-            let key = BytePairEncoder.key(try checked(leftId, rule.left, "merge part"),
-                                          try checked(rightId, rule.right, "merge part"))
-            let result = try checked(joinedId, rule.left + rule.right, "merge result")
-            if merges[key] == nil {
-                merges[key] = BytePairEncoder.Merge(rank: Int32(rank), result: result)
+        try ids.withLookup { (lookup) throws(TokenizerError) in
+            for (rank, rule) in file.model.merges.enumerated() {
+                let (leftId, rightId, joinedId) = rule.withParts { (lookup.id(of: $0), lookup.id(of: $1), lookup.id(of: $2)) }
+                let key = BytePairEncoder.key(try checked(leftId, rule.left, "merge part"),
+                                              try checked(rightId, rule.right, "merge part"))
+                let result = try checked(joinedId, rule.left + rule.right, "merge result")
+                if merges[key] == nil {
+                    merges[key] = BytePairEncoder.Merge(rank: Int32(rank), result: result)
+                }
             }
         }
         return BytePairEncoder(byteTokens: byteTokens, merges: merges)
