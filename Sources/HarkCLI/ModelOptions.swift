@@ -33,8 +33,9 @@ struct ModelOptions: ParsableArguments {
     /// The compute type asked for (validated).
     var numericType: ComputeType { ComputeType(rawValue: computeType) ?? .int8 }
 
-    /// Finds and loads the model with its tokenizer.
-    func loadTranscriber() throws -> Transcriber {
-        try Transcriber(model: try ModelStore(explicit: modelsDir).locate(model), computeType: numericType)
+    /// Finds and loads the model with its tokenizer (see ``Transcriber/init(model:computeType:waitingForTokenizer:)``).
+    func loadTranscriber(waitingForTokenizer: Bool = true) throws -> Transcriber {
+        try Transcriber(model: try ModelStore(explicit: modelsDir).locate(model), computeType: numericType,
+                        waitingForTokenizer: waitingForTokenizer)
     }
 }

@@ -110,7 +110,9 @@ struct TranscribeCommand: ParsableCommand {
         let transcriber: Transcriber
         let started = Date()
         do {
-            transcriber = try modelOptions.loadTranscriber()
+            // The tokenizer finishes loading while the first file's first window is encoded; if
+            // it is broken, that file's transcription says so and the run stops (below).
+            transcriber = try modelOptions.loadTranscriber(waitingForTokenizer: false)
         } catch {
             console.error("\(error)")
             throw ExitCode(1)
@@ -129,6 +131,10 @@ struct TranscribeCommand: ParsableCommand {
             } catch TranscriptionError.cancelled {
                 console.error("interrupted; no output was written for \(input.displayName)")
                 throw ExitCode(130)
+            } catch let error as TranscriptionError where error.isModelProblem {
+                // The model, not this file: no other file would fare better.
+                console.error("\(error)")
+                throw ExitCode(1)
             } catch {
                 failures += 1
                 console.error("\(input.displayName): \(error)")

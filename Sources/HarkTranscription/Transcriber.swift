@@ -31,6 +31,14 @@ public enum TranscriptionError: Error, CustomStringConvertible, Sendable {
             return "interrupted"
         }
     }
+
+    /// Whether the model (its weights, configuration or tokenizer) failed, not the recording.
+    public var isModelProblem: Bool {
+        switch self {
+        case .model, .tokenizer: return true
+        case .audio, .unknownLanguage, .needsMultilingualModel, .cancelled: return false
+        }
+    }
 }
 
 /// Loads a Whisper model once and transcribes any number of recordings with it.
@@ -43,18 +51,25 @@ public enum TranscriptionError: Error, CustomStringConvertible, Sendable {
 public final class Transcriber: Sendable {
     /// The network.
     public let model: WhisperModel
-    /// The model's tokenizer.
-    public let tokenizer: Tokenizer
     let configuration: ModelConfiguration
+    /// The tokenizer, read on another core from `init` on (a large JSON text).
+    private let pendingTokenizer: Concurrent<Tokenizer, TranscriptionError>
+    private let modelPath: String
 
     /// Loads a model with its tokenizer and configuration: a CTranslate2 model directory, or a
     /// Hark int8 file (made by `hark quantize`, which carries its tokenizer and configuration).
     /// `int8` quantizes a float model's matrix products while loading.
-    public init(model location: URL, computeType: ComputeType = .float32) throws(TranscriptionError) {
-        // The tokenizer (a large JSON text) is parsed on another core while the weights load.
+    ///
+    /// The tokenizer is read on another core while the weights load. With
+    /// `waitingForTokenizer: false` this returns as soon as the weights are in, and the first
+    /// transcription encodes its first window while the tokenizer is still being read (a cold
+    /// voice note starts ~30 ms sooner); a missing or malformed tokenizer then fails that
+    /// transcription, and ``tokenizer()``, instead of this call.
+    public init(model location: URL, computeType: ComputeType = .float32,
+                waitingForTokenizer: Bool = true) throws(TranscriptionError) {
         var isDirectory: ObjCBool = false
         let directory = FileManager.default.fileExists(atPath: location.path, isDirectory: &isDirectory) && isDirectory.boolValue
-        let pendingTokenizer: Concurrent<Tokenizer, TranscriptionError>
+        modelPath = location.path
         do throws(ModelError) {
             if directory {
                 pendingTokenizer = Concurrent { () throws(TranscriptionError) in
@@ -75,11 +90,18 @@ public final class Transcriber: Sendable {
         } catch {
             throw .model(error)
         }
-        tokenizer = try pendingTokenizer.value()
+        if waitingForTokenizer { _ = try tokenizer() }
+    }
+
+    /// The model's tokenizer, once it is read (this waits for it); throws if the model's
+    /// tokenizer files are missing, malformed, or do not fit the model.
+    public func tokenizer() throws(TranscriptionError) -> Tokenizer {
+        let tokenizer = try pendingTokenizer.value()
         guard tokenizer.vocabularySize == model.dimensions.vocabularySize else {
-            throw .model(.unsupported(path: location.path,
+            throw .model(.unsupported(path: modelPath,
                                       detail: "tokenizer has \(tokenizer.vocabularySize) tokens, model \(model.dimensions.vocabularySize)"))
         }
+        return tokenizer
     }
 
     /// The tokenizer a Hark int8 file carries in its metadata.
@@ -140,7 +162,6 @@ public final class Transcriber: Sendable {
     func transcribe<F: FeatureSource>(features: inout F, duration: Double, options: TranscriptionOptions,
                                       cancellation: CancellationFlag?,
                                       progress: ((TranscriptionProgress) -> Void)?) throws(TranscriptionError) -> Transcript {
-        let special = tokenizer.specialTokens
         let contentFrames = features.contentFrameCount
         var language = "en"
         var languageProbability = 1.0
@@ -169,6 +190,11 @@ public final class Transcriber: Sendable {
             return (output, loudness)
         }
 
+        // Every transcription starts with the window at 0, which needs no tokenizer: encoding
+        // it first gives a tokenizer still being read (see `init`) the time to finish.
+        if contentFrames > 0 { _ = try encodeWindow(at: 0) }
+        let tokenizer = try tokenizer()
+        let special = tokenizer.specialTokens
         if tokenizer.isMultilingual {
             if let code = options.language {
                 guard tokenizer.languageToken(for: code) != nil else {
@@ -176,7 +202,7 @@ public final class Transcriber: Sendable {
                 }
                 language = code
             } else {
-                (language, languageProbability) = detectLanguage(encoderOutput: try encodeWindow(at: 0).output)
+                (language, languageProbability) = detectLanguage(encoderOutput: try encodeWindow(at: 0).output, tokenizer: tokenizer)
             }
         } else {
             if let code = options.language, code != "en" { throw .unknownLanguage(code, known: ["en"]) }
@@ -228,7 +254,7 @@ public final class Transcriber: Sendable {
             prompt += sotSequence
 
             let decoderStarted = ContinuousClock.now
-            let decoded = decodeWithFallback(decoder, encoderOutput: encoderOutput, prompt: prompt,
+            let decoded = decodeWithFallback(decoder, encoderOutput: encoderOutput, prompt: prompt, tokenizer: tokenizer,
                                              options: options, generator: &generator)
             statistics.decoder += (ContinuousClock.now - decoderStarted).seconds
             statistics.tokens += decoded.result.tokens.count
@@ -327,7 +353,8 @@ public final class Transcriber: Sendable {
     /// loops (compression ratio) or the model is unsure (average log-probability), unless the
     /// window looks like silence.
     func decodeWithFallback<G: RandomNumberGenerator>(_ decoder: WindowDecoder, encoderOutput: [Float], prompt: [Int],
-                                                      options: TranscriptionOptions, generator: inout G) -> Decoded {
+                                                      tokenizer: Tokenizer, options: TranscriptionOptions,
+                                                      generator: inout G) -> Decoded {
         var all: [Decoded] = []
         var belowCompressionThreshold: [Decoded] = []
         let temperatures = options.temperatures.isEmpty ? [0] : options.temperatures
@@ -368,7 +395,7 @@ public final class Transcriber: Sendable {
     }
 
     /// The most likely language of a window, from the decoder's first step.
-    func detectLanguage(encoderOutput: [Float]) -> (String, Double) {
+    func detectLanguage(encoderOutput: [Float], tokenizer: Tokenizer) -> (String, Double) {
         var state = model.makeDecoderState(encoderOutput: encoderOutput, batch: 1)
         let logits = model.decode([[tokenizer.specialTokens.sot]], state: &state)
         let codes = tokenizer.languageCodes

@@ -76,7 +76,8 @@ public final class WhisperEngine: TranscriptionEngine {
     /// Checks the options against the model up front, so that a wrong `--language` stops the
     /// watcher at start rather than failing every file.
     private func validate() throws(EngineFailure) {
-        let tokenizer = transcriber.tokenizer
+        let tokenizer: Tokenizer
+        do { tokenizer = try transcriber.tokenizer() } catch { throw EngineFailure(reason: error.description) }
         if let language = options.language {
             if tokenizer.isMultilingual {
                 guard tokenizer.languageToken(for: language) != nil else {

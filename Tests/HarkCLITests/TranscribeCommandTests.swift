@@ -197,6 +197,29 @@ final class TranscribeCommandTests: XCTestCase {
         XCTAssertEqual(result.stderr.split(separator: "\n").filter { $0.hasPrefix("hark:") }.count, 1)
     }
 
+    /// The tokenizer is still loading when the first file starts (`waitingForTokenizer: false`),
+    /// so a broken one surfaces there: one line naming the tokenizer, the run stopped, nothing written.
+    func testBrokenTokenizerStopsTheRunWithOneLine() throws {
+        let model = directory.appendingPathComponent("tiny.en")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        let source = try TestSupport.modelDirectory("tiny.en")
+        for name in try FileManager.default.contentsOfDirectory(atPath: source.path) where name != "tokenizer.json" {
+            try FileManager.default.createSymbolicLink(at: model.appendingPathComponent(name),
+                                                       withDestinationURL: source.appendingPathComponent(name))
+        }
+        try Data(#"{"model": {"type": "BPE", "vocab": {"#.utf8).write(to: model.appendingPathComponent("tokenizer.json"))
+        let out = directory.appendingPathComponent("out")
+        let sample = TestSupport.sample("dentist-22k.ogg")
+        let result = try run(["transcribe", "--model", model.path, "-o", out.path, sample, TestSupport.sample("voice-note-16k.wav")])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("hark:") }
+        XCTAssertEqual(lines.count, 1, result.stderr)
+        XCTAssertTrue(lines.first?.contains("tokenizer.json") == true, result.stderr)
+        XCTAssertFalse(result.stderr.contains("voice-note-16k"), "the run stops at the first file: \(result.stderr)")
+        XCTAssertEqual(result.stdout, "")
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? [], [])
+    }
+
     func testQuantizeWritesAWholeModelAndNeverClobbers() throws {
         let file = directory.appendingPathComponent("tiny.en-int8.safetensors")
         let made = try run(["quantize", "--model", "tiny.en", "--output", file.path])

@@ -205,7 +205,7 @@ final class TranscriberTests: XCTestCase {
         _ = try Int8ModelFile.write(quantizing: try TestSupport.modelDirectory("tiny.en"), sourceSHA256: "-", to: file)
         let fromFile = try Transcriber(model: file, computeType: .int8)
         let atLoad = try Transcriber(model: try TestSupport.modelDirectory("tiny.en"), computeType: .int8)
-        XCTAssertEqual(fromFile.tokenizer.vocabularySize, atLoad.tokenizer.vocabularySize)
+        XCTAssertEqual(try fromFile.tokenizer().vocabularySize, try atLoad.tokenizer().vocabularySize)
         for entry in try ManifestEntry.read("dev-clean.tsv", limit: 3) {
             let a = try fromFile.transcribe(path: entry.audioPath), b = try atLoad.transcribe(path: entry.audioPath)
             XCTAssertFalse(a.text.isEmpty)
