@@ -191,8 +191,11 @@ public final class Transcriber: Sendable {
         }
 
         // Every transcription starts with the window at 0, which needs no tokenizer: encoding
-        // it first gives a tokenizer still being read (see `init`) the time to finish.
-        if contentFrames > 0 { _ = try encodeWindow(at: 0) }
+        // it first gives a tokenizer still being read (see `init`) the time to finish. Options
+        // the tokenizer must vouch for (another language, translation) are checked first, so
+        // that a wrong one fails at once.
+        let optionsToCheck = options.task == .translate || options.language.map { $0 != "en" } ?? false
+        if contentFrames > 0 && !optionsToCheck { _ = try encodeWindow(at: 0) }
         let tokenizer = try tokenizer()
         let special = tokenizer.specialTokens
         if tokenizer.isMultilingual {
