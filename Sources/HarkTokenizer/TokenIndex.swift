@@ -1,5 +1,3 @@
-import Foundation
-
 /// Token ids by the UTF-8 bytes of their vocabulary strings: an open-addressing hash table over
 /// one byte buffer.
 ///
@@ -37,7 +35,7 @@ struct TokenIndex: Sendable {
                         break
                     }
                     let other = UnsafeBufferPointer(rebasing: bytes[Int(offsets[occupant])..<Int(offsets[occupant + 1])])
-                    if Self.equal(other, key) { break }
+                    if UTF8Text.sameBytes(other, key) { break }
                     slot = (slot + 1) & (capacity - 1)
                 }
             }
@@ -84,19 +82,12 @@ struct TokenIndex: Sendable {
             while true {
                 let id = Int(slots[slot]) - 1
                 if id < 0 { return nil }
-                if TokenIndex.equal(UnsafeBufferPointer(rebasing: bytes[Int(offsets[id])..<Int(offsets[id + 1])]), key) {
+                if UTF8Text.sameBytes(UnsafeBufferPointer(rebasing: bytes[Int(offsets[id])..<Int(offsets[id + 1])]), key) {
                     return id
                 }
                 slot = (slot + 1) & mask
             }
         }
-    }
-
-    /// Byte equality by `memcmp` (`elementsEqual` steps through a generic iterator).
-    static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard a.count == b.count else { return false }
-        guard let first = a.baseAddress, let second = b.baseAddress else { return true }  // both empty
-        return memcmp(first, second, a.count) == 0
     }
 
     /// 64-bit FNV-1a, folded: the table's keys are short and come from a trusted file.

@@ -1,6 +1,9 @@
-/// Strings from UTF-8 bytes that must be valid, without the generic path of
-/// `String(validating:as:)`: that initializer is not specialized for `UTF8` and looks up type
-/// metadata on every call, which was a fifth of the tokenizer's load (some 100 000 strings).
+import Foundation
+
+/// UTF-8 text as bytes, for the tokenizer's load (some 100 000 strings): strings from bytes that
+/// must be valid, and byte equality, without the standard library's generic paths.
+/// `String(validating:as:)` is not specialized for `UTF8` and looks up type metadata on every
+/// call, which was a fifth of the load; `elementsEqual` steps through a generic iterator.
 enum UTF8Text {
     /// The string spelled by `bytes`, or nil if they are not valid UTF-8.
     static func string(validating bytes: UnsafeRawBufferPointer) -> String? {
@@ -9,11 +12,17 @@ enum UTF8Text {
     }
 
     /// Whether two strings have the same UTF-8 bytes (`==` compares canonical equivalence,
-    /// which normalizes the non-ASCII byte-level tokens; `utf8.elementsEqual` steps through a
-    /// generic iterator).
+    /// which normalizes the non-ASCII byte-level tokens).
     static func sameBytes(_ first: String, _ second: String) -> Bool {
         var first = first, second = second
-        return first.withUTF8 { a in second.withUTF8 { b in TokenIndex.equal(a, b) } }
+        return first.withUTF8 { a in second.withUTF8 { b in sameBytes(a, b) } }
+    }
+
+    /// Byte equality by `memcmp`.
+    static func sameBytes(_ first: UnsafeBufferPointer<UInt8>, _ second: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard first.count == second.count else { return false }
+        guard let a = first.baseAddress, let b = second.baseAddress else { return true }  // both empty
+        return memcmp(a, b, first.count) == 0
     }
 
     /// Whether `bytes` are well-formed UTF-8 (Unicode 15, table 3-7): no overlong forms,
