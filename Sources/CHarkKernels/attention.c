@@ -86,9 +86,9 @@ AVX2 static void scores_avx2(const float *q, size_t ldq, size_t rows, const floa
             __m256 p[8];
             for (int j = 0; j < 8; j++) p[j] = _mm256_setzero_ps();
             if (m == 8) {
-                for (size_t d = 0; d < dim; d += 8) {
-                    __m256 qv = _mm256_loadu_ps(qr + d);
-                    for (int j = 0; j < 8; j++) p[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + (size_t)j * ldk + d), p[j]);
+                for (int j = 0; j < 8; j++) {
+                    const float *kj = kt + (size_t)j * ldk;
+                    for (size_t d = 0; d < dim; d += 8) p[j] = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d), _mm256_loadu_ps(kj + d), p[j]);
                 }
                 _mm256_storeu_ps(scores + r * lds + t,
                                  _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale));

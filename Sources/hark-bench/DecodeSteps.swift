@@ -1,10 +1,12 @@
-// hark-bench decode-steps: the steady-state cost of one greedy decoder step.
+// hark-bench decode-steps: the steady-state cost of one decoder step (greedy, or all the
+// hypotheses of a beam).
 
 import Foundation
 import HarkModel
 
-/// Times single decoder steps of one hypothesis after a 150-token prompt, on one encoded
-/// window of silence, with 2 compute threads; prints ms per step for each round and the best.
+/// Times decoder steps of `BEAMS` hypotheses (default 1: greedy) after a 150-token prompt, on
+/// one encoded window of silence, with 2 compute threads; prints ms per step for each round and
+/// the best. The model's work only: no logit rules or search.
 func benchDecodeSteps(_ arguments: [String]) throws -> Int32 {
     guard let path = arguments.first else { throw UsageError(description: usage) }
     let computeType: ComputeType
@@ -15,8 +17,9 @@ func benchDecodeSteps(_ arguments: [String]) throws -> Int32 {
     }
     let promptLength = 150
     guard let steps = arguments.count > 2 ? Int(arguments[2]) : 200, steps > 0,
-          let rounds = arguments.count > 3 ? Int(arguments[3]) : 5, rounds > 0 else {
-        throw UsageError(description: "hark-bench: STEPS and ROUNDS are positive integers\n\(usage)")
+          let rounds = arguments.count > 3 ? Int(arguments[3]) : 5, rounds > 0,
+          let beams = arguments.count > 4 ? Int(arguments[4]) : 1, beams > 0 else {
+        throw UsageError(description: "hark-bench: STEPS, ROUNDS and BEAMS are positive integers\n\(usage)")
     }
     ComputeThreads.set(2)
     let model = try WhisperModel(at: URL(fileURLWithPath: path), computeType: computeType)
@@ -28,8 +31,11 @@ func benchDecodeSteps(_ arguments: [String]) throws -> Int32 {
     for _ in 0..<rounds {
         var state = model.makeDecoderState(encoderOutput: encoded, batch: 1)
         _ = model.decode([Array(repeating: 220, count: promptLength)], state: &state)
+        if beams > 1 { state.reorder(Array(repeating: 0, count: beams)) }
         let (_, seconds) = timed {
-            for step in 0..<steps { _ = model.decode([[300 + step]], state: &state) }
+            for step in 0..<steps {
+                _ = model.decode((0..<beams).map { [300 + step + $0] }, state: &state)
+            }
         }
         best = min(best, seconds / Double(steps))
         print(String(format: "%.3f ms/step", seconds / Double(steps) * 1e3))

@@ -14,10 +14,10 @@
 //       calling thread alone and times them by that thread's CPU time, which other processes
 //       on a shared machine do not inflate. --threads-sweep instead times 1 against 2 threads
 //       on small products (the parallel cutoff).
-//   hark-bench decode-steps MODEL [int8|float32] [STEPS] [ROUNDS]
-//       Single decoder steps of one hypothesis after a 150-token prompt, on one encoded window
-//       of silence, 2 threads: ms per step of each round (DecodeSteps.swift). The steady-state
-//       cost of greedy decoding, without the search around it.
+//   hark-bench decode-steps MODEL [int8|float32] [STEPS] [ROUNDS] [BEAMS]
+//       Decoder steps of BEAMS hypotheses (default 1) after a 150-token prompt, on one encoded
+//       window of silence, 2 threads: ms per step of each round (DecodeSteps.swift). The
+//       steady-state cost of greedy or beam decoding, without the search around it.
 //   hark-bench sensitivity --model DIR --manifest TSV [--manifest TSV] [--limit N]
 //       Each group of weight matrices alone in int8 against the float32 model, on the first N
 //       recordings of each manifest (Sensitivity.swift); prints a Markdown table.
@@ -36,7 +36,7 @@ let usage = """
     usage: hark-bench features FILE [--mels N]
            hark-bench features-only FILE [--mels N]
            hark-bench kernels [--quick] [--single-thread | --threads-sweep]
-           hark-bench decode-steps MODEL [int8|float32] [STEPS] [ROUNDS]
+           hark-bench decode-steps MODEL [int8|float32] [STEPS] [ROUNDS] [BEAMS]
            hark-bench sensitivity --model DIR --manifest TSV [--manifest TSV] [--limit N]
     """
 
