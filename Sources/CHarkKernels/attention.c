@@ -74,7 +74,9 @@ AVX2 static inline __m256 sum8x8(__m256 p0, __m256 p1, __m256 p2, __m256 p3, __m
 
 // Scores of `rows` query rows against n keys, 8 keys at a time for every row (the 8 key rows
 // stay in L1 across the rows). A last partial block is summed the same way, so a key's score
-// does not depend on where the blocks fall. dim is a multiple of 8.
+// does not depend on where the blocks fall. dim is a multiple of 8. Each key is read whole
+// before the next, in address order: reading the 8 keys' vectors interleaved (8 streams 256
+// bytes apart) made a greedy step of base ~9% slower on Zen 1, whose prefetchers follow it badly.
 AVX2 static void scores_avx2(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t n,
                              size_t dim, float scale, float *scores, size_t lds) {
     const __m256 vscale = _mm256_set1_ps(scale);
