@@ -72,6 +72,13 @@ AVX2 static inline __m256 sum8x8(__m256 p0, __m256 p1, __m256 p2, __m256 p3, __m
                          _mm256_permute2f128_ps(h0123, h4567, 0x31));
 }
 
+// One key's 8 lanes of products with a query row, summed over dim in order.
+AVX2 static inline __m256 key_lanes(const float *q, const float *key, size_t dim) {
+    __m256 lanes = _mm256_setzero_ps();
+    for (size_t d = 0; d < dim; d += 8) lanes = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(key + d), lanes);
+    return lanes;
+}
+
 // Scores of `rows` query rows against n keys, 8 keys at a time for every row (the 8 key rows
 // stay in L1 across the rows). A last partial block is summed the same way, so a key's score
 // does not depend on where the blocks fall. dim is a multiple of 8. Each key is read whole
@@ -88,17 +95,11 @@ AVX2 static void scores_avx2(const float *q, size_t ldq, size_t rows, const floa
             __m256 p[8];
             for (int j = 0; j < 8; j++) p[j] = _mm256_setzero_ps();
             if (m == 8) {
-                for (int j = 0; j < 8; j++) {
-                    const float *kj = kt + (size_t)j * ldk;
-                    for (size_t d = 0; d < dim; d += 8) p[j] = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d), _mm256_loadu_ps(kj + d), p[j]);
-                }
+                for (int j = 0; j < 8; j++) p[j] = key_lanes(qr, kt + (size_t)j * ldk, dim);
                 _mm256_storeu_ps(scores + r * lds + t,
                                  _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale));
             } else {
-                for (size_t d = 0; d < dim; d += 8) {
-                    __m256 qv = _mm256_loadu_ps(qr + d);
-                    for (size_t j = 0; j < m; j++) p[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kt + j * ldk + d), p[j]);
-                }
+                for (size_t j = 0; j < m; j++) p[j] = key_lanes(qr, kt + j * ldk, dim);
                 float sums[8];
                 _mm256_storeu_ps(sums, _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale));
                 for (size_t j = 0; j < m; j++) scores[r * lds + t + j] = sums[j];
