@@ -186,7 +186,8 @@ public enum ComputeType: String, Sendable, CaseIterable {
     /// so and widened exactly as they are read).
     case float32
     /// int8 weights (per output channel) and activations (per row, quantized on the fly);
-    /// LayerNorm, softmax, GELU and residuals stay in float.
+    /// LayerNorm, softmax, GELU and residuals stay in float. A window's cross-attention keys
+    /// and values are kept in half precision (computed in float, then rounded).
     case int8
 }
 
