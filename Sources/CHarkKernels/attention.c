@@ -17,38 +17,30 @@
 #endif
 
 // The three passes, portable: scores of rows × n keys (row stride lds), softmax, and the
-// weighted sum of n values into out (added to what out holds when `accumulate`). Keys and
-// values are floats, or half-precision values widened (exactly) as they are read.
-#define PORTABLE_PASSES(SUFFIX, STORED, LOAD1)                                                        \
-    static void scores_portable##SUFFIX(const float *q, size_t ldq, size_t rows, const STORED *k,      \
-                                        size_t ldk, size_t n, size_t dim, float scale, float *scores, \
-                                        size_t lds) {                                                 \
-        for (size_t r = 0; r < rows; r++)                                                             \
-            for (size_t t = 0; t < n; t++) {                                                          \
-                float dot = 0;                                                                        \
-                for (size_t d = 0; d < dim; d++) dot += q[r * ldq + d] * LOAD1(k + t * ldk + d);      \
-                scores[r * lds + t] = dot * scale;                                                    \
-            }                                                                                         \
-    }                                                                                                 \
-    static void values_portable##SUFFIX(const float *p, size_t ldp, size_t rows, const size_t *valid,  \
-                                        size_t n, const STORED *v, size_t ldv, size_t dim, float *out, \
-                                        size_t ldo, int accumulate) {                                 \
-        for (size_t r = 0; r < rows; r++) {                                                           \
-            size_t m = valid && valid[r] < n ? valid[r] : n;                                          \
-            float *o = out + r * ldo;                                                                 \
-            if (!accumulate)                                                                          \
-                for (size_t d = 0; d < dim; d++) o[d] = 0;                                            \
-            for (size_t t = 0; t < m; t++) {                                                          \
-                float w = p[r * ldp + t];                                                             \
-                for (size_t d = 0; d < dim; d++) o[d] += w * LOAD1(v + t * ldv + d);                  \
-            }                                                                                         \
-        }                                                                                             \
-    }
+// weighted sum of n values into out (added to what out holds when `accumulate`).
+static void scores_portable(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t n,
+                            size_t dim, float scale, float *scores, size_t lds) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t t = 0; t < n; t++) {
+            float dot = 0;
+            for (size_t d = 0; d < dim; d++) dot += q[r * ldq + d] * k[t * ldk + d];
+            scores[r * lds + t] = dot * scale;
+        }
+}
 
-#define PORTABLE_F32(p) (*(p))
-#define PORTABLE_F16(p) hark_f16_to_f32_one(*(p))
-PORTABLE_PASSES(, float, PORTABLE_F32)
-PORTABLE_PASSES(_f16, uint16_t, PORTABLE_F16)
+static void values_portable(const float *p, size_t ldp, size_t rows, const size_t *valid, size_t n,
+                            const float *v, size_t ldv, size_t dim, float *out, size_t ldo, int accumulate) {
+    for (size_t r = 0; r < rows; r++) {
+        size_t m = valid && valid[r] < n ? valid[r] : n;
+        float *o = out + r * ldo;
+        if (!accumulate)
+            for (size_t d = 0; d < dim; d++) o[d] = 0;
+        for (size_t t = 0; t < m; t++) {
+            float w = p[r * ldp + t];
+            for (size_t d = 0; d < dim; d++) o[d] += w * v[t * ldv + d];
+        }
+    }
+}
 
 static size_t longest_row(size_t rows, size_t count, const size_t *valid) {
     size_t longest = 0;
@@ -67,14 +59,6 @@ void hark_attend_rows_portable(const float *q, size_t ldq, const float *k, size_
     values_portable(scores, count, rows, valid, count, v, ldv, dim, out, ldo, 0);
 }
 
-static void attend_rows_f16_portable(const float *q, size_t ldq, const uint16_t *k, size_t ldk, const uint16_t *v,
-                                     size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
-                                     const size_t *valid, size_t dim, float scale, float *scores) {
-    scores_portable_f16(q, ldq, rows, k, ldk, longest_row(rows, count, valid), dim, scale, scores, count);
-    hark_softmax_rows_portable(scores, rows, count, count, valid);
-    values_portable_f16(scores, count, rows, valid, count, v, ldv, dim, out, ldo, 0);
-}
-
 #if HARK_X86
 #define AVX2 __attribute__((target("avx2,fma")))
 
@@ -88,90 +72,74 @@ AVX2 static inline __m256 sum8x8(__m256 p0, __m256 p1, __m256 p2, __m256 p3, __m
                          _mm256_permute2f128_ps(h0123, h4567, 0x31));
 }
 
-#define LOAD8_F32(p) _mm256_loadu_ps(p)
-#define LOAD1_F32(p) (*(p))
-#define LOAD8_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
-#define LOAD1_F16(p) _cvtsh_ss(*(p))
-#define AVX2_F16C __attribute__((target("avx2,fma,f16c")))
+// One key's 8 lanes of products with a query row, summed over dim in order.
+AVX2 static inline __m256 key_lanes(const float *q, const float *key, size_t dim) {
+    __m256 lanes = _mm256_setzero_ps();
+    for (size_t d = 0; d < dim; d += 8) lanes = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(key + d), lanes);
+    return lanes;
+}
 
-// The scores and values passes for keys and values stored as STORED, read with LOAD8 (eight
-// floats; half-precision values are widened exactly, so the sums are those of their float
-// copies).
-//
 // Scores of `rows` query rows against n keys, 8 keys at a time for every row (the 8 key rows
-// stay in L1 across the rows), each key's 8 lanes of products summed over dim in order. A last
-// partial block is summed the same way, so a key's score does not depend on where the blocks
-// fall. dim is a multiple of 8. Each key is read whole before the next, in address order:
-// reading the 8 keys' vectors interleaved (8 streams 256 bytes apart) made a greedy step of
-// base ~9% slower on Zen 1, whose prefetchers follow it badly.
-//
-// Values: out[r] (+)= Σ_{t < min(n, valid[r])} p[r][t] · v[t], up to 64 output lanes per pass
-// held in registers: eight independent accumulation chains, enough to hide the FMA latency
-// (four were not). Accumulating continues the same chains, so splitting the keys in two calls
-// gives the same sums as one call.
-#define AVX2_PASSES(SUFFIX, TARGET, STORED, LOAD8)                                                    \
-    TARGET static inline __m256 key_lanes##SUFFIX(const float *q, const STORED *key, size_t dim) {     \
-        __m256 lanes = _mm256_setzero_ps();                                                           \
-        for (size_t d = 0; d < dim; d += 8)                                                           \
-            lanes = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), LOAD8(key + d), lanes);                   \
-        return lanes;                                                                                 \
-    }                                                                                                 \
-    TARGET static void scores_avx2##SUFFIX(const float *q, size_t ldq, size_t rows, const STORED *k,   \
-                                           size_t ldk, size_t n, size_t dim, float scale,             \
-                                           float *scores, size_t lds) {                               \
-        const __m256 vscale = _mm256_set1_ps(scale);                                                  \
-        for (size_t t = 0; t < n; t += 8) {                                                           \
-            const STORED *kt = k + t * ldk;                                                           \
-            size_t m = n - t < 8 ? n - t : 8;                                                         \
-            for (size_t r = 0; r < rows; r++) {                                                       \
-                const float *qr = q + r * ldq;                                                        \
-                __m256 p[8];                                                                          \
-                for (int j = 0; j < 8; j++) p[j] = _mm256_setzero_ps();                               \
-                if (m == 8) {                                                                         \
-                    for (int j = 0; j < 8; j++) p[j] = key_lanes##SUFFIX(qr, kt + (size_t)j * ldk, dim); \
-                    _mm256_storeu_ps(scores + r * lds + t,                                            \
-                                     _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale)); \
-                } else {                                                                              \
-                    for (size_t j = 0; j < m; j++) p[j] = key_lanes##SUFFIX(qr, kt + j * ldk, dim);   \
-                    float sums[8];                                                                    \
-                    _mm256_storeu_ps(sums, _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale)); \
-                    for (size_t j = 0; j < m; j++) scores[r * lds + t + j] = sums[j];                 \
-                }                                                                                     \
-            }                                                                                         \
-        }                                                                                             \
-    }                                                                                                 \
-    TARGET static void values_avx2##SUFFIX(const float *p, size_t ldp, size_t rows, const size_t *valid, \
-                                           size_t n, const STORED *v, size_t ldv, size_t dim,         \
-                                           float *out, size_t ldo, int accumulate) {                  \
-        for (size_t r = 0; r < rows; r++) {                                                           \
-            size_t m = valid && valid[r] < n ? valid[r] : n;                                          \
-            const float *pr = p + r * ldp;                                                            \
-            float *o = out + r * ldo;                                                                 \
-            for (size_t d0 = 0; d0 < dim; d0 += 64) {                                                 \
-                size_t vectors = (dim - d0 < 64 ? dim - d0 : 64) / 8;                                 \
-                __m256 acc[8];                                                                        \
-                for (size_t j = 0; j < 8; j++)                                                        \
-                    acc[j] = accumulate && j < vectors ? _mm256_loadu_ps(o + d0 + 8 * j) : _mm256_setzero_ps(); \
-                if (vectors == 8) {                                                                   \
-                    for (size_t i = 0; i < m; i++) {                                                  \
-                        __m256 w = _mm256_set1_ps(pr[i]);                                             \
-                        const STORED *vi = v + i * ldv + d0;                                          \
-                        for (size_t j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(w, LOAD8(vi + 8 * j), acc[j]); \
-                    }                                                                                 \
-                } else {                                                                              \
-                    for (size_t i = 0; i < m; i++) {                                                  \
-                        __m256 w = _mm256_set1_ps(pr[i]);                                             \
-                        const STORED *vi = v + i * ldv + d0;                                          \
-                        for (size_t j = 0; j < vectors; j++) acc[j] = _mm256_fmadd_ps(w, LOAD8(vi + 8 * j), acc[j]); \
-                    }                                                                                 \
-                }                                                                                     \
-                for (size_t j = 0; j < vectors; j++) _mm256_storeu_ps(o + d0 + 8 * j, acc[j]);        \
-            }                                                                                         \
-        }                                                                                             \
+// stay in L1 across the rows). A last partial block is summed the same way, so a key's score
+// does not depend on where the blocks fall. dim is a multiple of 8. Each key is read whole
+// before the next, in address order: reading the 8 keys' vectors interleaved (8 streams 256
+// bytes apart) made a greedy step of base ~9% slower on Zen 1, whose prefetchers follow it badly.
+AVX2 static void scores_avx2(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t n,
+                             size_t dim, float scale, float *scores, size_t lds) {
+    const __m256 vscale = _mm256_set1_ps(scale);
+    for (size_t t = 0; t < n; t += 8) {
+        const float *kt = k + t * ldk;
+        size_t m = n - t < 8 ? n - t : 8;
+        for (size_t r = 0; r < rows; r++) {
+            const float *qr = q + r * ldq;
+            __m256 p[8];
+            for (int j = 0; j < 8; j++) p[j] = _mm256_setzero_ps();
+            if (m == 8) {
+                for (int j = 0; j < 8; j++) p[j] = key_lanes(qr, kt + (size_t)j * ldk, dim);
+                _mm256_storeu_ps(scores + r * lds + t,
+                                 _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale));
+            } else {
+                for (size_t j = 0; j < m; j++) p[j] = key_lanes(qr, kt + j * ldk, dim);
+                float sums[8];
+                _mm256_storeu_ps(sums, _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale));
+                for (size_t j = 0; j < m; j++) scores[r * lds + t + j] = sums[j];
+            }
+        }
     }
+}
 
-AVX2_PASSES(, AVX2, float, LOAD8_F32)
-AVX2_PASSES(_f16, AVX2_F16C, uint16_t, LOAD8_F16)
+// out[r] (+)= Σ_{t < min(n, valid[r])} p[r][t] · v[t], up to 64 output lanes per pass held in
+// registers: eight independent accumulation chains, enough to hide the FMA latency (four
+// were not). Accumulating continues the same chains, so splitting the keys in two calls
+// gives the same sums as one call.
+AVX2 static void values_avx2(const float *p, size_t ldp, size_t rows, const size_t *valid, size_t n,
+                             const float *v, size_t ldv, size_t dim, float *out, size_t ldo, int accumulate) {
+    for (size_t r = 0; r < rows; r++) {
+        size_t m = valid && valid[r] < n ? valid[r] : n;
+        const float *pr = p + r * ldp;
+        float *o = out + r * ldo;
+        for (size_t d0 = 0; d0 < dim; d0 += 64) {
+            size_t vectors = (dim - d0 < 64 ? dim - d0 : 64) / 8;
+            __m256 acc[8];
+            for (size_t j = 0; j < 8; j++)
+                acc[j] = accumulate && j < vectors ? _mm256_loadu_ps(o + d0 + 8 * j) : _mm256_setzero_ps();
+            if (vectors == 8) {
+                for (size_t i = 0; i < m; i++) {
+                    __m256 w = _mm256_set1_ps(pr[i]);
+                    const float *vi = v + i * ldv + d0;
+                    for (size_t j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vi + 8 * j), acc[j]);
+                }
+            } else {
+                for (size_t i = 0; i < m; i++) {
+                    __m256 w = _mm256_set1_ps(pr[i]);
+                    const float *vi = v + i * ldv + d0;
+                    for (size_t j = 0; j < vectors; j++) acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vi + 8 * j), acc[j]);
+                }
+            }
+            for (size_t j = 0; j < vectors; j++) _mm256_storeu_ps(o + d0 + 8 * j, acc[j]);
+        }
+    }
+}
 
 static int avx2_shape(size_t dim) { return dim % 8 == 0 && dim <= 256; }
 
@@ -201,61 +169,6 @@ void hark_attend_rows(const float *q, size_t ldq, const float *k, size_t ldk, co
         hark_attend_rows_avx2(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
     else
         hark_attend_rows_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
-}
-
-#if HARK_X86
-// Keys and values widened per chunk of this many positions, for several query rows.
-#define F16_CHUNK 32
-
-// m rows of dim half-precision values (stride ld) widened into m × dim floats; dim % 8 == 0.
-AVX2_F16C static void widen_rows(const uint16_t *x, size_t ld, size_t m, size_t dim, float *out) {
-    for (size_t i = 0; i < m; i++)
-        for (size_t d = 0; d < dim; d += 8) _mm256_storeu_ps(out + i * dim + d, LOAD8_F16(x + i * ld + d));
-}
-
-// One query row reads each half-precision key and value once, widening it in the load. Several
-// rows would widen every key and value once per row, and widening is slow on Zen 1 (beam 5
-// took 13.4 against 12.5 ms a step of base): so for them each chunk of keys, then of values, is
-// widened once into an L1 block and the float passes run on it. The same sums: a key's score
-// does not depend on the blocks, and the values pass continues its chains across chunks (the
-// softmax has set the scores past each row's valid keys to 0, which adds nothing).
-AVX2_F16C static void attend_rows_f16_avx2(const float *q, size_t ldq, const uint16_t *k, size_t ldk,
-                                           const uint16_t *v, size_t ldv, float *out, size_t ldo, size_t rows,
-                                           size_t count, const size_t *valid, size_t dim, float scale,
-                                           float *scores) {
-    size_t n = longest_row(rows, count, valid);
-    if (rows == 1) {
-        scores_avx2_f16(q, ldq, rows, k, ldk, n, dim, scale, scores, count);
-        hark_softmax_rows_avx2(scores, rows, count, count, valid);
-        values_avx2_f16(scores, count, rows, valid, count, v, ldv, dim, out, ldo, 0);
-        return;
-    }
-    float wide[F16_CHUNK * 256];
-    for (size_t t0 = 0; t0 < n; t0 += F16_CHUNK) {
-        size_t m = n - t0 < F16_CHUNK ? n - t0 : F16_CHUNK;
-        widen_rows(k + t0 * ldk, ldk, m, dim, wide);
-        scores_avx2(q, ldq, rows, wide, dim, m, dim, scale, scores + t0, count);
-    }
-    hark_softmax_rows_avx2(scores, rows, count, count, valid);
-    for (size_t t0 = 0; t0 < n; t0 += F16_CHUNK) {
-        size_t m = n - t0 < F16_CHUNK ? n - t0 : F16_CHUNK;
-        widen_rows(v + t0 * ldv, ldv, m, dim, wide);
-        values_avx2(scores + t0, count, rows, NULL, m, wide, dim, dim, out, ldo, t0 > 0);
-    }
-    if (n == 0) values_avx2(scores, count, rows, NULL, 0, wide, dim, dim, out, ldo, 0);
-}
-#endif
-
-void hark_attend_rows_f16(const float *q, size_t ldq, const uint16_t *k, size_t ldk, const uint16_t *v,
-                          size_t ldv, float *out, size_t ldo, size_t rows, size_t count, const size_t *valid,
-                          size_t dim, float scale, float *scores) {
-#if HARK_X86
-    if (hark_kernels_use_avx2() && __builtin_cpu_supports("f16c") && avx2_shape(dim)) {
-        attend_rows_f16_avx2(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
-        return;
-    }
-#endif
-    attend_rows_f16_portable(q, ldq, k, ldk, v, ldv, out, ldo, rows, count, valid, dim, scale, scores);
 }
 
 // The passes of one implementation, so that the attention sequences are written once.
@@ -341,6 +254,12 @@ AVX2 static inline float fold8(__m256 acc) {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
+
+#define LOAD8_F32(p) _mm256_loadu_ps(p)
+#define LOAD1_F32(p) (*(p))
+#define LOAD8_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define LOAD1_F16(p) _cvtsh_ss(*(p))
+#define AVX2_F16C __attribute__((target("avx2,fma,f16c")))
 
 #define FEW_ROWS(NAME, TARGET, WEIGHT, LOAD8, LOAD1, MR)                                              \
     TARGET static void NAME##_##MR(const float *x, size_t ldx, const WEIGHT *w, size_t k, size_t n0,  \

@@ -27,11 +27,11 @@ public struct DecoderState: Sendable {
     private var prefix: [[Float]]               // per layer: [2·heads][prefixLength][headWidth], keys then values
     private var keys: [[CacheRows]]             // [hypothesis][layer]: its own positions, [position][width]
     private var values: [[CacheRows]]
-    /// Per layer (`2 · audioPositions · width` values each): `[2·heads][audioPositions][headWidth]`,
-    /// keys then values. Every step reads them whole.
-    let crossKeyValues: CrossKeyValues
+    /// Per layer (`2 · audioPositions · width` floats each): `[2·heads][audioPositions][headWidth]`,
+    /// keys then values. Every step reads them whole: they live in a ``LargeBlock``.
+    private let crossKeyValues: LargeBlock<Float>
 
-    init(batch: Int, width: Int, heads: Int, capacity: Int, layers: Int, crossKeyValues: CrossKeyValues,
+    init(batch: Int, width: Int, heads: Int, capacity: Int, layers: Int, crossKeyValues: LargeBlock<Float>,
          audioPositions: Int) {
         precondition(crossKeyValues.count == layers * 2 * audioPositions * width,
                      "DecoderState: \(crossKeyValues.count) cross keys and values for \(layers) layers")
@@ -163,39 +163,15 @@ public struct DecoderState: Sendable {
         let few = rows <= Self.fewRows
         var output = [Float](repeating: 0, count: rows * width)
         // Every hypothesis attends to the same audio; the heads are split over the threads.
-        // Past a few rows, BLAS products read a head's keys and values in floats: half-precision
-        // ones are widened into the scratch after the scores.
-        let layerOffset = layer * 2 * positions * width, headValues = positions * headWidth
-        let layerKeyValues: LayerKeyValues
-        switch crossKeyValues {
-        case .float32(let block): layerKeyValues = .floats(SendablePointer(block.base + layerOffset))
-        case .float16(let block): layerKeyValues = .halves(SendablePointer(block.base + layerOffset))
-        }
-        let scratch = rows * positions + (few || crossKeyValues.halves == nil ? 0 : 2 * headValues)
+        let layerKeyValues = UnsafePointer(crossKeyValues.base + layer * 2 * positions * width)
         withExtendedLifetime(crossKeyValues) {
             query.withUnsafeBufferPointer { q in
                 output.withUnsafeMutableBufferPointer { out in
-                    let q = SendablePointer(q.start), out = SendableMutablePointer(out.start)
-                    ComputeThreads.forEachPiece(heads, scratchCount: scratch) { head, scores in
+                    let q = SendablePointer(q.start), kv = SendablePointer(layerKeyValues), out = SendableMutablePointer(out.start)
+                    ComputeThreads.forEachPiece(heads, scratchCount: rows * positions) { head, scores in
                         let offset = head * headWidth
-                        let keyOffset = head * headValues, valueOffset = (heads + head) * headValues
-                        let keys: UnsafePointer<Float>, values: UnsafePointer<Float>
-                        switch layerKeyValues {
-                        case .floats(let base):
-                            keys = base.value + keyOffset
-                            values = base.value + valueOffset
-                        case .halves(let base) where few:
-                            hark_attend_rows_f16(q.value + offset, width, base.value + keyOffset, headWidth,
-                                                 base.value + valueOffset, headWidth,
-                                                 out.value + offset, width, rows, positions, nil, headWidth, scale, scores)
-                            return
-                        case .halves(let base):
-                            let widened = scores + rows * positions
-                            hark_f16_to_f32(base.value + keyOffset, widened, headValues)
-                            hark_f16_to_f32(base.value + valueOffset, widened + headValues, headValues)
-                            keys = UnsafePointer(widened)
-                            values = UnsafePointer(widened + headValues)
-                        }
+                        let keys = kv.value + head * positions * headWidth
+                        let values = kv.value + (heads + head) * positions * headWidth
                         if few {
                             hark_attend_rows(q.value + offset, width, keys, headWidth, values, headWidth,
                                              out.value + offset, width, rows, positions, nil, headWidth, scale, scores)
@@ -213,36 +189,6 @@ public struct DecoderState: Sendable {
         }
         return output
     }
-}
-
-/// A window's cross-attention keys and values, every layer's (see ``DecoderState``): in 32-bit
-/// float, or rounded to half precision (int8 decoding: every step reads them whole, and half the
-/// bytes is a tenth of a base step on a 2-core machine). Each lives in a ``LargeBlock``.
-enum CrossKeyValues: Sendable {
-    case float32(LargeBlock<Float>)
-    case float16(LargeBlock<UInt16>)
-
-    /// The number of values held.
-    var count: Int {
-        switch self {
-        case .float32(let block): block.count
-        case .float16(let block): block.count
-        }
-    }
-
-    var floats: LargeBlock<Float>? {
-        if case .float32(let block) = self { block } else { nil }
-    }
-
-    var halves: LargeBlock<UInt16>? {
-        if case .float16(let block) = self { block } else { nil }
-    }
-}
-
-/// One layer's cross-attention keys and values, for the attention threads.
-private enum LayerKeyValues: Sendable {
-    case floats(SendablePointer<Float>)
-    case halves(SendablePointer<UInt16>)
 }
 
 /// Each query row's own cache rows (keys, values) of one layer, for the attention threads.

@@ -175,31 +175,15 @@ public final class WhisperModel: Sendable {
         let d = dimensions.modelWidth
         let positions = encoderOutput.count / d
         let heads = dimensions.decoderHeads
-        let layerValues = 2 * positions * d
-        let count = weights.decoderLayers.count * layerValues
+        let layerFloats = 2 * positions * d
+        let cross = LargeBlock<Float>(count: weights.decoderLayers.count * layerFloats)
         // Each layer's keys and values in one block per head, keys of every head first, then
         // values: `[2 · heads][positions][width / heads]`, which is the column order of the
         // `[k | v]` product in blocks of a head's width. Each step of the decoder then streams
         // a head's keys and values in order, which the hardware prefetchers follow.
-        let cross: CrossKeyValues
-        switch computeType {
-        case .float32:
-            let block = LargeBlock<Float>(count: count)
-            for (index, layer) in weights.decoderLayers.enumerated() {
-                layer.crossKeyValue(encoderOutput, rows: positions, columnBlock: d / heads,
-                                    into: block.base + index * layerValues)
-            }
-            cross = .float32(block)
-        case .int8:
-            // Rounded to half precision, a layer at a time.
-            let block = LargeBlock<UInt16>(count: count)
-            let layerFloats = UnsafeMutablePointer<Float>.allocate(capacity: layerValues)
-            defer { layerFloats.deallocate() }
-            for (index, layer) in weights.decoderLayers.enumerated() {
-                layer.crossKeyValue(encoderOutput, rows: positions, columnBlock: d / heads, into: layerFloats)
-                hark_f32_to_f16(layerFloats, block.base + index * layerValues, layerValues)
-            }
-            cross = .float16(block)
+        for (index, layer) in weights.decoderLayers.enumerated() {
+            layer.crossKeyValue(encoderOutput, rows: positions, columnBlock: d / heads,
+                                into: cross.base + index * layerFloats)
         }
         return DecoderState(batch: batch, width: d, heads: heads, capacity: dimensions.textContext,
                             layers: dimensions.decoderLayers, crossKeyValues: cross, audioPositions: positions)

@@ -186,8 +186,7 @@ public enum ComputeType: String, Sendable, CaseIterable {
     /// so and widened exactly as they are read).
     case float32
     /// int8 weights (per output channel) and activations (per row, quantized on the fly);
-    /// LayerNorm, softmax, GELU and residuals stay in float. A window's cross-attention keys
-    /// and values are kept in half precision (computed in float, then rounded).
+    /// LayerNorm, softmax, GELU and residuals stay in float.
     case int8
 }
 

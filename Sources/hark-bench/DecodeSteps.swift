@@ -6,8 +6,7 @@ import HarkModel
 
 /// Times decoder steps of `BEAMS` hypotheses (default 1: greedy) after a 150-token prompt, on
 /// one encoded window of silence, with 2 compute threads; prints ms per step for each round and
-/// the best, and each round's time to compute the cross-attention keys and values and to feed
-/// the prompt. The model's work only: no logit rules or search.
+/// the best. The model's work only: no logit rules or search.
 func benchDecodeSteps(_ arguments: [String]) throws -> Int32 {
     guard let path = arguments.first else { throw UsageError(description: usage) }
     let computeType: ComputeType
@@ -30,10 +29,8 @@ func benchDecodeSteps(_ arguments: [String]) throws -> Int32 {
     let encoded = model.encode([Float](repeating: -0.5, count: model.dimensions.melCount * 3000))
     var best = Double.infinity
     for _ in 0..<rounds {
-        var (state, stateSeconds) = timed { model.makeDecoderState(encoderOutput: encoded, batch: 1) }
-        let (_, promptSeconds) = timed { model.decode([Array(repeating: 220, count: promptLength)], state: &state) }
-        print(String(format: "cross keys and values %.1f ms, %d-token prompt %.1f ms", stateSeconds * 1e3,
-                     promptLength, promptSeconds * 1e3))
+        var state = model.makeDecoderState(encoderOutput: encoded, batch: 1)
+        _ = model.decode([Array(repeating: 220, count: promptLength)], state: &state)
         if beams > 1 { state.reorder(Array(repeating: 0, count: beams)) }
         let (_, seconds) = timed {
             for step in 0..<steps {

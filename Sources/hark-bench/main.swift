@@ -17,8 +17,7 @@
 //   hark-bench decode-steps MODEL [int8|float32] [STEPS] [ROUNDS] [BEAMS]
 //       Decoder steps of BEAMS hypotheses (default 1) after a 150-token prompt, on one encoded
 //       window of silence, 2 threads: ms per step of each round (DecodeSteps.swift). The
-//       steady-state cost of greedy or beam decoding, without the search around it; and the
-//       time of each round's cross-attention keys and values and of its prompt.
+//       steady-state cost of greedy or beam decoding, without the search around it.
 //   hark-bench sensitivity --model DIR --manifest TSV [--manifest TSV] [--limit N]
 //       Each group of weight matrices alone in int8 against the float32 model, on the first N
 //       recordings of each manifest (Sensitivity.swift); prints a Markdown table.

@@ -97,30 +97,6 @@ final class AttentionKernelTests: XCTestCase {
         }
     }
 
-    /// int8 decoding keeps a window's cross-attention keys and values in half precision: read
-    /// through hark_attend_rows_f16 they give, bit for bit, the attention over their widened
-    /// copies, on the AVX2 path and on the portable one (dim 12).
-    func testHalfKeysAndValuesGiveTheAttentionOfTheirWidenedCopies() {
-        var generator = SeededGenerator(seed: 12)
-        for (dim, count, rows) in [(64, 1500, 5), (64, 37, 3), (8, 9, 1), (12, 10, 2)] {
-            let ldq = dim + 5, ld = dim
-            let q = (0..<(rows * ldq)).map { _ in generator.gaussian() }
-            let keys = (0..<(count * ld)).map { _ in Float16(generator.gaussian()).bitPattern }
-            let values = (0..<(count * ld)).map { _ in Float16(generator.gaussian()).bitPattern }
-            var wideKeys = [Float](repeating: .nan, count: keys.count), wideValues = wideKeys
-            hark_f16_to_f32(keys, &wideKeys, keys.count)
-            hark_f16_to_f32(values, &wideValues, values.count)
-            let valid = (0..<rows).map { count - 2 * $0 }
-            let scale = 1 / Float(dim).squareRoot()
-            var fromHalves = [Float](repeating: .nan, count: rows * dim), fromFloats = fromHalves
-            var scratch = [Float](repeating: 0, count: rows * count)
-            hark_attend_rows_f16(q, ldq, keys, ld, values, ld, &fromHalves, dim, rows, count, valid, dim, scale, &scratch)
-            hark_attend_rows(q, ldq, wideKeys, ld, wideValues, ld, &fromFloats, dim, rows, count, valid, dim, scale, &scratch)
-            XCTAssertFalse(fromHalves.contains { $0.isNaN }, "dim \(dim): every output written")
-            XCTAssertEqual(fromHalves, fromFloats, "dim \(dim), \(count) keys, \(rows) rows")
-        }
-    }
-
     /// Decoder hypotheses that share a prompt: attention over the shared prefix and each row's
     /// own keys gives exactly (bit for bit) the attention over the joined keys.
     func testPrefixedAttentionEqualsAttentionOverTheJoinedKeys() {

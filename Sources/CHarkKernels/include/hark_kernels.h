@@ -14,14 +14,6 @@ float hark_f16_to_f32_one(uint16_t h);
 /// Converts `count` IEEE half-precision values to single precision (F16C when available).
 void hark_f16_to_f32(const uint16_t *src, float *dst, size_t count);
 
-/// One single-precision value rounded to IEEE half precision, to nearest, ties to even
-/// (overflow to infinity, NaN kept a NaN; portable code).
-uint16_t hark_f32_to_f16_one(float f);
-
-/// Rounds `count` single-precision values to IEEE half precision, to nearest, ties to even
-/// (F16C when available; the same values either way).
-void hark_f32_to_f16(const float *src, uint16_t *dst, size_t count);
-
 /// Converts `count` bfloat16 values to single precision.
 void hark_bf16_to_f32(const uint16_t *src, float *dst, size_t count);
 
@@ -166,13 +158,6 @@ void hark_attend_rows_avx2(const float *q, size_t ldq, const float *k, size_t ld
 void hark_attend_rows_portable(const float *q, size_t ldq, const float *k, size_t ldk, const float *v,
                                size_t ldv, float *out, size_t ldo, size_t rows, size_t count,
                                const size_t *valid, size_t dim, float scale, float *scores);
-
-/// hark_attend_rows with keys and values stored in half precision, widened as they are read:
-/// the same result, bit for bit, as hark_attend_rows over their single-precision copies.
-/// For a window's cross-attention keys and values in int8 decoding: half the bytes per step.
-void hark_attend_rows_f16(const float *q, size_t ldq, const uint16_t *k, size_t ldk, const uint16_t *v,
-                          size_t ldv, float *out, size_t ldo, size_t rows, size_t count, const size_t *valid,
-                          size_t dim, float scale, float *scores);
 
 /// Attention of `rows` query rows over a prefix of keys and values shared by every row (`prefix`
 /// rows at pk, pv, stride ldp) followed by each row's own (own_k[r] + own_offset, own_v[r] +
