@@ -18,26 +18,48 @@ enum FloatKernels {
 
     /// ``gemmTransposedB(m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` with `beta` 0, split over the
     /// compute threads when the product is large: by rows when there are many (encoder), by
-    /// output columns when there are few (decoder steps).
+    /// output columns when there are few (decoder steps). `bias` (`n` floats) is then added to
+    /// every row and GELU applied when asked, each thread finishing the part it computed (the
+    /// same values as adding and applying them afterwards, without a serial pass over `c`).
     static func parallelGemmTransposedB(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-                                        b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                                        b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                        bias: UnsafePointer<Float>? = nil, gelu: Bool = false) {
         let byRows = m >= 64
         let threads = m * n * k >= 1 << 22 ? min(ComputeThreads.count, max(1, (byRows ? m : n) / 16)) : 1
         guard threads > 1 else {
             gemmTransposedB(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+            finishRows(c, rows: m, columns: 0..<n, ldc: ldc, bias: bias, gelu: gelu)
             return
         }
         let a = SendablePointer(a), b = SendablePointer(b), c = SendableMutablePointer(c)
+        let bias = bias.map { SendablePointer($0) }
         ParallelLoop.run(threads) { part in
             if byRows {
                 let start = m * part / threads, end = m * (part + 1) / threads
                 gemmTransposedB(m: end - start, n: n, k: k, a: a.value + start * lda, lda: lda, b: b.value, ldb: ldb,
                                 c: c.value + start * ldc, ldc: ldc)
+                finishRows(c.value + start * ldc, rows: end - start, columns: 0..<n, ldc: ldc, bias: bias?.value, gelu: gelu)
             } else {
                 let start = n * part / threads, end = n * (part + 1) / threads
                 gemmTransposedB(m: m, n: end - start, k: k, a: a.value, lda: lda, b: b.value + start * ldb, ldb: ldb,
                                 c: c.value + start, ldc: ldc)
+                finishRows(c.value, rows: m, columns: start..<end, ldc: ldc, bias: bias?.value, gelu: gelu)
             }
+        }
+    }
+
+    /// Adds `bias[j]` to `c[i][j]` for `j` in `columns` of each of `rows` rows (`ldc` apart),
+    /// then applies GELU to them when asked.
+    private static func finishRows(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Range<Int>, ldc: Int,
+                                   bias: UnsafePointer<Float>?, gelu: Bool) {
+        guard bias != nil || gelu else { return }
+        for row in 0..<rows {
+            let y = c + row * ldc + columns.lowerBound
+            if let bias {
+                let b = bias + columns.lowerBound
+                for i in 0..<columns.count { y[i] += b[i] }
+            }
+            if gelu { self.gelu(y, count: columns.count) }
         }
     }
 
@@ -127,13 +149,18 @@ enum FloatKernels {
         }
     }
 
-    /// Adds a row vector to every row of `rows × width`.
-    static func addRow(_ bias: [Float], to x: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-        bias.withUnsafeBufferPointer { b in
-            for row in 0..<rows {
-                let y = x + row * width
-                for i in 0..<width { y[i] += b[i] }
-            }
+    /// `x[i] += y[i]` for `i` in `0..<count`; a long vector (the encoder's residuals) is split
+    /// over the compute threads.
+    static func add(_ y: UnsafePointer<Float>, to x: UnsafeMutablePointer<Float>, count: Int) {
+        let threads = count >= 1 << 16 ? ComputeThreads.count : 1
+        guard threads > 1 else {
+            for i in 0..<count { x[i] += y[i] }
+            return
+        }
+        let y = SendablePointer(y), x = SendableMutablePointer(x)
+        ParallelLoop.run(threads) { part in
+            let start = count * part / threads, end = count * (part + 1) / threads
+            for i in start..<end { x.value[i] += y.value[i] }
         }
     }
 
@@ -240,10 +267,12 @@ struct Linear: Sendable {
             case .float32, .float16:
                 // Many rows (encoder, prompts): half-precision weights are widened for the BLAS product.
                 weight.withUnsafeBufferPointer { w in
-                    FloatKernels.parallelGemmTransposedB(m: rows, n: outputs, k: inputs, a: x, lda: inputs,
-                                                         b: w.start, ldb: inputs, c: c, ldc: outputs)
+                    bias.withOptionalPointer { b in
+                        FloatKernels.parallelGemmTransposedB(m: rows, n: outputs, k: inputs, a: x, lda: inputs,
+                                                             b: w.start, ldb: inputs, c: c, ldc: outputs, bias: b, gelu: gelu)
+                    }
                 }
-                if let bias { FloatKernels.addRow(bias, to: c, rows: rows, width: outputs) }
+                return  // bias and GELU added by the product's threads
             }
             if gelu { FloatKernels.gelu(c, count: rows * outputs) }
         }

@@ -86,7 +86,7 @@ public final class WhisperModel: Sendable {
         // conv2: kernel 3, stride 2, padding 1; then GELU.
         x = convolve(weights.conv2, input: x, channels: d, length: frames, channelMajor: false, stride: 2)
         let positions = x.count / d
-        for i in 0..<min(x.count, weights.encoderPositions.count) { x[i] += weights.encoderPositions[i] }
+        add(weights.encoderPositions, to: &x)
         for layer in weights.encoderLayers {
             let h = layer.attentionNorm(x, rows: positions)
             let qkv = layer.qkv(h, rows: positions)
@@ -102,16 +102,23 @@ public final class WhisperModel: Sendable {
     private func convolve(_ conv: Linear, input: [Float], channels: Int, length: Int,
                           channelMajor: Bool, stride: Int) -> [Float] {
         let outputLength = (length + 2 - 3) / stride + 1
-        var columns = [Float](repeating: 0, count: outputLength * channels * 3)
-        input.withUnsafeBufferPointer { x in
-            columns.withUnsafeMutableBufferPointer { col in
-                for t in 0..<outputLength {
-                    let row = col.start + t * channels * 3
-                    for k in 0..<3 {
-                        let source = t * stride + k - 1
-                        guard source >= 0 && source < length else { continue }
-                        for c in 0..<channels {
-                            row[c * 3 + k] = channelMajor ? x[c * length + source] : x[source * channels + c]
+        // Rows of columns in pieces over the compute threads (a window's are 2 to 4 MB).
+        let pieces = min(ComputeThreads.count * 4, max(1, outputLength / 64))
+        let columns = [Float](writingAll: outputLength * channels * 3) { col in
+            input.withUnsafeBufferPointer { x in
+                let x = SendablePointer(x.start), col = SendableMutablePointer(col.start)
+                ComputeThreads.forEach(pieces) { piece in
+                    for t in (outputLength * piece / pieces)..<(outputLength * (piece + 1) / pieces) {
+                        let row = col.value + t * channels * 3
+                        for k in 0..<3 {
+                            let source = t * stride + k - 1
+                            guard source >= 0 && source < length else {
+                                for c in 0..<channels { row[c * 3 + k] = 0 }  // the padding
+                                continue
+                            }
+                            for c in 0..<channels {
+                                row[c * 3 + k] = channelMajor ? x.value[c * length + source] : x.value[source * channels + c]
+                            }
                         }
                     }
                 }
@@ -160,9 +167,10 @@ public final class WhisperModel: Sendable {
     }
 
     private func add(_ y: [Float], to x: inout [Float]) {
+        precondition(y.count >= x.count, "add: \(y.count) floats to \(x.count)")
         x.withUnsafeMutableBufferPointer { x in
             y.withUnsafeBufferPointer { y in
-                for i in 0..<x.count { x[i] += y[i] }
+                FloatKernels.add(y.start, to: x.start, count: x.count)
             }
         }
     }

@@ -70,8 +70,11 @@ struct WhisperWeights: Sendable {
         let ffnWidth = source.shape("encoder/layer_0/ffn/linear_0/weight")?.first ?? 4 * width
 
         /// The matrix `name/weight` of `shape` (flattened to outputs × inputs), in int8 when
-        /// the compute type and plan say so.
-        func matrix(_ name: String, shape: [Int], bias: [Float]?) throws(ModelError) -> Linear {
+        /// the compute type and plan say so. In float, half-precision weights stay so when the
+        /// decoder's steps read them (`readByFewRows`); the encoder's and the cross-attention
+        /// keys' and values', only ever multiplied with a window's 1500 rows by BLAS, are
+        /// widened once here instead of for every window.
+        func matrix(_ name: String, shape: [Int], bias: [Float]?, readByFewRows: Bool) throws(ModelError) -> Linear {
             let weightName = "\(name)/weight"
             let outputs = shape[0], inputs = shape.dropFirst().reduce(1, *)
             guard let stored = source.shape(weightName) else { throw .badTensor(name: weightName, detail: "missing") }
@@ -86,13 +89,15 @@ struct WhisperWeights: Sendable {
                               bias: bias, inputs: inputs, outputs: outputs)
             }
             if !int8, let halves = try source.storedFloat16(weightName, count: outputs * inputs) {
-                return Linear(storage: .float16(halves), bias: bias, inputs: inputs, outputs: outputs)
+                let storage: LinearWeights = readByFewRows ? .float16(halves) : .float32(withExtendedLifetime(halves) { halves.buffer.widened() })
+                return Linear(storage: storage, bias: bias, inputs: inputs, outputs: outputs)
             }
             let layer = Linear(weight: try source.floats(weightName, shape: shape), bias: bias, inputs: inputs, outputs: outputs)
             return int8 ? layer.quantizedToInt8() : layer
         }
-        func linear(_ name: String, outputs: Int, inputs: Int) throws(ModelError) -> Linear {
-            try matrix(name, shape: [outputs, inputs], bias: try source.floats("\(name)/bias", shape: [outputs]))
+        func linear(_ name: String, outputs: Int, inputs: Int, readByFewRows: Bool = false) throws(ModelError) -> Linear {
+            try matrix(name, shape: [outputs, inputs], bias: try source.floats("\(name)/bias", shape: [outputs]),
+                       readByFewRows: readByFewRows)
         }
         func norm(_ name: String) throws(ModelError) -> LayerNorm {
             LayerNorm(gamma: try source.floats("\(name)/gamma", shape: [width]),
@@ -100,7 +105,7 @@ struct WhisperWeights: Sendable {
         }
         func convolution(_ name: String, inputs: Int) throws(ModelError) -> Linear {
             // [out][in][k] flattens to [out][in·k]: the im2col column order is (in, k).
-            try matrix(name, shape: [width, inputs, 3], bias: try source.floats("\(name)/bias", shape: [width]))
+            try matrix(name, shape: [width, inputs, 3], bias: try source.floats("\(name)/bias", shape: [width]), readByFewRows: false)
         }
 
         conv1 = try convolution("encoder/conv1", inputs: dimensions.melCount)
@@ -119,22 +124,23 @@ struct WhisperWeights: Sendable {
         }
         self.encoderLayers = encoderLayers
         encoderNorm = try norm("encoder/layer_norm")
-        embedding = TokenEmbedding(projection: try matrix("decoder/embeddings", shape: [dimensions.vocabularySize, width], bias: nil))
+        embedding = TokenEmbedding(projection: try matrix("decoder/embeddings", shape: [dimensions.vocabularySize, width], bias: nil,
+                                                           readByFewRows: true))
         decoderPositions = try source.floats("decoder/position_encodings/encodings", shape: [dimensions.textContext, width])
         var decoderLayers: [DecoderLayerWeights] = []
         for i in 0..<dimensions.decoderLayers {
             let p = "decoder/layer_\(i)"
             decoderLayers.append(DecoderLayerWeights(
                 selfAttentionNorm: try norm("\(p)/self_attention/layer_norm"),
-                selfQKV: try linear("\(p)/self_attention/linear_0", outputs: 3 * width, inputs: width),
-                selfOut: try linear("\(p)/self_attention/linear_1", outputs: width, inputs: width),
+                selfQKV: try linear("\(p)/self_attention/linear_0", outputs: 3 * width, inputs: width, readByFewRows: true),
+                selfOut: try linear("\(p)/self_attention/linear_1", outputs: width, inputs: width, readByFewRows: true),
                 crossNorm: try norm("\(p)/attention/layer_norm"),
-                crossQuery: try linear("\(p)/attention/linear_0", outputs: width, inputs: width),
+                crossQuery: try linear("\(p)/attention/linear_0", outputs: width, inputs: width, readByFewRows: true),
                 crossKeyValue: try linear("\(p)/attention/linear_1", outputs: 2 * width, inputs: width),
-                crossOut: try linear("\(p)/attention/linear_2", outputs: width, inputs: width),
+                crossOut: try linear("\(p)/attention/linear_2", outputs: width, inputs: width, readByFewRows: true),
                 ffnNorm: try norm("\(p)/ffn/layer_norm"),
-                ffnIn: try linear("\(p)/ffn/linear_0", outputs: ffnWidth, inputs: width),
-                ffnOut: try linear("\(p)/ffn/linear_1", outputs: width, inputs: ffnWidth)))
+                ffnIn: try linear("\(p)/ffn/linear_0", outputs: ffnWidth, inputs: width, readByFewRows: true),
+                ffnOut: try linear("\(p)/ffn/linear_1", outputs: width, inputs: ffnWidth, readByFewRows: true)))
         }
         self.decoderLayers = decoderLayers
         decoderNorm = try norm("decoder/layer_norm")
