@@ -108,23 +108,27 @@ public struct DecoderState: Sendable {
         let rows = batch * steps, total = length + steps
         var output = [Float](repeating: 0, count: rows * width)
         if prefixLength == 0 && steps > Self.fewRows {
-            // Many positions at once (the prompt): per hypothesis and head, through BLAS.
-            var scores = [Float](repeating: 0, count: steps * total)
+            // Many positions at once (the prompt): per hypothesis and head, through BLAS; the
+            // heads are split over the compute threads.
+            let valid = (0..<steps).map { length + $0 + 1 }
+            let keys = self.keys.map { UnsafePointer($0[layer].base) }, values = self.values.map { UnsafePointer($0[layer].base) }
+            let cache = OwnRows(keys: keys, values: values)
             qkv.withUnsafeBufferPointer { qkv in
                 output.withUnsafeMutableBufferPointer { out in
-                    scores.withUnsafeMutableBufferPointer { s in
-                        for b in 0..<batch {
-                            let k0 = keys[b][layer].base, v0 = values[b][layer].base
-                            for head in 0..<heads {
-                                let q = qkv.start + b * steps * 3 * width + head * headWidth
-                                let o = out.start + b * steps * width + head * headWidth
-                                FloatKernels.gemmTransposedB(m: steps, n: total, k: headWidth, alpha: scale,
-                                                             a: q, lda: 3 * width, b: k0 + head * headWidth, ldb: width,
-                                                             c: s.start, ldc: total)
-                                FloatKernels.softmaxRows(s.start, rows: steps, width: total) { length + $0 + 1 }
-                                FloatKernels.gemm(m: steps, n: headWidth, k: total, a: s.start, lda: total,
-                                                  b: v0 + head * headWidth, ldb: width, c: o, ldc: width)
-                            }
+                    valid.withUnsafeBufferPointer { valid in
+                        guard let validBase = valid.baseAddress else { return }
+                        let q = SendablePointer(qkv.start), o = SendableMutablePointer(out.start)
+                        let lengths = SendablePointer(validBase)
+                        ComputeThreads.forEachPiece(batch * heads, scratchCount: steps * total) { piece, scores in
+                            let b = piece / heads, head = piece % heads
+                            guard let k0 = cache.keys[b], let v0 = cache.values[b] else { return }
+                            FloatKernels.gemmTransposedB(m: steps, n: total, k: headWidth, alpha: scale,
+                                                         a: q.value + b * steps * 3 * width + head * headWidth, lda: 3 * width,
+                                                         b: k0 + head * headWidth, ldb: width, c: scores, ldc: total)
+                            hark_softmax_rows(scores, steps, total, total, lengths.value)
+                            FloatKernels.gemm(m: steps, n: headWidth, k: total, a: scores, lda: total,
+                                              b: v0 + head * headWidth, ldb: width,
+                                              c: o.value + b * steps * width + head * headWidth, ldc: width)
                         }
                     }
                 }

@@ -333,11 +333,17 @@ extension Array where Element == Float {
 }
 
 extension UnsafeBufferPointer where Element == UInt16 {
-    /// Half-precision values widened to 32-bit floats (exactly).
+    /// Half-precision values widened to 32-bit floats (exactly); a large matrix's on the
+    /// compute threads.
     func widened() -> [Float] {
         [Float](unsafeUninitializedCapacity: count) { floats, initialized in
             if let source = baseAddress, let destination = floats.baseAddress {
-                hark_f16_to_f32(source, destination, count)
+                let count = self.count, pieces = count >= 1 << 20 ? ComputeThreads.count : 1
+                let from = SendablePointer(source), to = SendableMutablePointer(destination)
+                ComputeThreads.forEach(pieces) { piece in
+                    let start = count * piece / pieces, end = count * (piece + 1) / pieces
+                    hark_f16_to_f32(from.value + start, to.value + start, end - start)
+                }
             }
             initialized = count
         }
