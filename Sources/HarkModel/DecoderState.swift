@@ -195,7 +195,8 @@ public struct DecoderState: Sendable {
     }
 }
 
-/// Each query row's own cache rows (keys, values) of one layer, for the attention threads.
+/// The cache rows (keys, values) of one layer that each query row sees as its own (a step's
+/// rows), or those of each hypothesis (a prompt's), for the attention threads.
 private struct OwnRows: @unchecked Sendable {
     let keys: [UnsafePointer<Float>?]
     let values: [UnsafePointer<Float>?]
