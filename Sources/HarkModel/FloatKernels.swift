@@ -26,24 +26,18 @@ enum FloatKernels {
                                         bias: UnsafePointer<Float>? = nil, gelu: Bool = false) {
         let byRows = m >= 64
         let threads = m * n * k >= 1 << 22 ? min(ComputeThreads.count, max(1, (byRows ? m : n) / 16)) : 1
-        guard threads > 1 else {
-            gemmTransposedB(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
-            finishRows(c, rows: m, columns: 0..<n, ldc: ldc, bias: bias, gelu: gelu)
-            return
-        }
         let a = SendablePointer(a), b = SendablePointer(b), c = SendableMutablePointer(c)
         let bias = bias.map { SendablePointer($0) }
-        ParallelLoop.run(threads) { part in
+        ComputeThreads.forEachRange(of: byRows ? m : n, pieces: threads) { part in
             if byRows {
-                let start = m * part / threads, end = m * (part + 1) / threads
-                gemmTransposedB(m: end - start, n: n, k: k, a: a.value + start * lda, lda: lda, b: b.value, ldb: ldb,
-                                c: c.value + start * ldc, ldc: ldc)
-                finishRows(c.value + start * ldc, rows: end - start, columns: 0..<n, ldc: ldc, bias: bias?.value, gelu: gelu)
+                gemmTransposedB(m: part.count, n: n, k: k, a: a.value + part.lowerBound * lda, lda: lda, b: b.value, ldb: ldb,
+                                c: c.value + part.lowerBound * ldc, ldc: ldc)
+                finishRows(c.value + part.lowerBound * ldc, rows: part.count, columns: 0..<n, ldc: ldc,
+                           bias: bias?.value, gelu: gelu)
             } else {
-                let start = n * part / threads, end = n * (part + 1) / threads
-                gemmTransposedB(m: m, n: end - start, k: k, a: a.value, lda: lda, b: b.value + start * ldb, ldb: ldb,
-                                c: c.value + start, ldc: ldc)
-                finishRows(c.value, rows: m, columns: start..<end, ldc: ldc, bias: bias?.value, gelu: gelu)
+                gemmTransposedB(m: m, n: part.count, k: k, a: a.value, lda: lda, b: b.value + part.lowerBound * ldb, ldb: ldb,
+                                c: c.value + part.lowerBound, ldc: ldc)
+                finishRows(c.value, rows: m, columns: part, ldc: ldc, bias: bias?.value, gelu: gelu)
             }
         }
     }
@@ -92,13 +86,7 @@ enum FloatKernels {
     /// compute threads when the `n × k` weights are large.
     private static func splitOutputs(n: Int, k: Int, _ body: @Sendable (_ n0: Int, _ n1: Int) -> Void) {
         let threads = n * k >= 1 << 18 ? min(ComputeThreads.count, max(1, n / 64)) : 1
-        if threads <= 1 {
-            body(0, n)
-            return
-        }
-        ParallelLoop.run(threads) { part in
-            body(n * part / threads, n * (part + 1) / threads)
-        }
+        ComputeThreads.forEachRange(of: n, pieces: threads) { body($0.lowerBound, $0.upperBound) }
     }
 
     /// `c[m][n] = a[m][k] · b[k][n] + beta · c` (row-major).
@@ -116,16 +104,11 @@ enum FloatKernels {
         gamma.withUnsafeBufferPointer { g in
             beta.withUnsafeBufferPointer { b in
                 let threads = rows >= 64 ? min(ComputeThreads.count, rows / 32) : 1
-                guard threads > 1 else {
-                    hark_layer_norm_rows(input, rows, width, g.start, b.start, output)
-                    return
-                }
                 let x = SendablePointer(input), y = SendableMutablePointer(output)
                 let g = SendablePointer(g.start), b = SendablePointer(b.start)
-                ParallelLoop.run(threads) { part in
-                    let start = rows * part / threads, end = rows * (part + 1) / threads
-                    hark_layer_norm_rows(x.value + start * width, end - start, width, g.value, b.value,
-                                         y.value + start * width)
+                ComputeThreads.forEachRange(of: rows, pieces: threads) { part in
+                    hark_layer_norm_rows(x.value + part.lowerBound * width, part.count, width, g.value, b.value,
+                                         y.value + part.lowerBound * width)
                 }
             }
         }
@@ -152,34 +135,9 @@ enum FloatKernels {
     /// `x[i] += y[i]` for `i` in `0..<count`; a long vector (the encoder's residuals) is split
     /// over the compute threads.
     static func add(_ y: UnsafePointer<Float>, to x: UnsafeMutablePointer<Float>, count: Int) {
-        let threads = count >= 1 << 16 ? ComputeThreads.count : 1
-        guard threads > 1 else {
-            for i in 0..<count { x[i] += y[i] }
-            return
-        }
         let y = SendablePointer(y), x = SendableMutablePointer(x)
-        ParallelLoop.run(threads) { part in
-            let start = count * part / threads, end = count * (part + 1) / threads
-            for i in start..<end { x.value[i] += y.value[i] }
-        }
-    }
-
-    /// Softmax over the first `valid` entries of each row (the rest set to 0), in place, with
-    /// the vectorized exp of our kernels; large blocks are split over the compute threads.
-    static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, valid: (Int) -> Int) {
-        let lengths = (0..<rows).map { valid($0) }
-        lengths.withUnsafeBufferPointer { lengths in
-            guard let lengths = lengths.baseAddress else { return }
-            let threads = rows * width >= 1 << 16 ? min(ComputeThreads.count, rows) : 1
-            if threads <= 1 {
-                hark_softmax_rows(x, rows, width, width, lengths)
-                return
-            }
-            let pointer = SendableMutablePointer(x), lengthPointer = SendablePointer(lengths)
-            ParallelLoop.run(threads) { part in
-                let start = rows * part / threads, end = rows * (part + 1) / threads
-                hark_softmax_rows(pointer.value + start * width, end - start, width, width, lengthPointer.value + start)
-            }
+        ComputeThreads.forEachRange(of: count, pieces: count >= 1 << 16 ? ComputeThreads.count : 1) { part in
+            for i in part { x.value[i] += y.value[i] }
         }
     }
 }
@@ -338,11 +296,9 @@ extension UnsafeBufferPointer where Element == UInt16 {
     func widened() -> [Float] {
         [Float](unsafeUninitializedCapacity: count) { floats, initialized in
             if let source = baseAddress, let destination = floats.baseAddress {
-                let count = self.count, pieces = count >= 1 << 20 ? ComputeThreads.count : 1
                 let from = SendablePointer(source), to = SendableMutablePointer(destination)
-                ComputeThreads.forEach(pieces) { piece in
-                    let start = count * piece / pieces, end = count * (piece + 1) / pieces
-                    hark_f16_to_f32(from.value + start, to.value + start, end - start)
+                ComputeThreads.forEachRange(of: count, pieces: count >= 1 << 20 ? ComputeThreads.count : 1) { part in
+                    hark_f16_to_f32(from.value + part.lowerBound, to.value + part.lowerBound, part.count)
                 }
             }
             initialized = count
@@ -392,6 +348,15 @@ public enum ComputeThreads {
     /// (``ParallelLoop``), returning when all have run.
     public static func forEach(_ iterations: Int, _ body: (Int) -> Void) {
         ParallelLoop.run(iterations, body)
+    }
+
+    /// Splits `0..<count` into `pieces` consecutive ranges of (nearly) equal length and runs
+    /// `body` on each on the compute threads; one piece (or fewer) runs on the calling thread.
+    static func forEachRange(of count: Int, pieces: Int, _ body: (Range<Int>) -> Void) {
+        let pieces = max(1, pieces)
+        ParallelLoop.run(pieces) { piece in
+            body((count * piece / pieces)..<(count * (piece + 1) / pieces))
+        }
     }
 
     /// Runs `body(piece, scratch)` for every one of `pieces` pieces of an attention (a head, or

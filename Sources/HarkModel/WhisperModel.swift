@@ -107,8 +107,8 @@ public final class WhisperModel: Sendable {
         let columns = [Float](writingAll: outputLength * channels * 3) { col in
             input.withUnsafeBufferPointer { x in
                 let x = SendablePointer(x.start), col = SendableMutablePointer(col.start)
-                ComputeThreads.forEach(pieces) { piece in
-                    for t in (outputLength * piece / pieces)..<(outputLength * (piece + 1) / pieces) {
+                ComputeThreads.forEachRange(of: outputLength, pieces: pieces) { part in
+                    for t in part {
                         let row = col.value + t * channels * 3
                         for k in 0..<3 {
                             let source = t * stride + k - 1
