@@ -84,8 +84,55 @@ AVX2 static inline __m256 key_lanes(const float *q, const float *key, size_t dim
 // does not depend on where the blocks fall. dim is a multiple of 8. Each key is read whole
 // before the next, in address order: reading the 8 keys' vectors interleaved (8 streams 256
 // bytes apart) made a greedy step of base ~9% slower on Zen 1, whose prefetchers follow it badly.
+//
+// Whisper's heads are 64 wide: a query row then fits in 8 registers and is loaded once per
+// block of 8 keys, so each multiply-add loads only its key vector (two loads per multiply-add
+// made the loop load-bound). Four keys are summed at a time (8 + 4 + 2 registers) and their
+// sums folded by the same additions as sum8x8, so the scores are the general loop's bit for bit.
+AVX2 static inline __m256 key_lanes64(const __m256 *qv, const float *key) {
+    __m256 lanes = _mm256_setzero_ps();
+    for (int d = 0; d < 8; d++) lanes = _mm256_fmadd_ps(qv[d], _mm256_loadu_ps(key + 8 * d), lanes);
+    return lanes;
+}
+
+AVX2 static void scores64_avx2(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t n,
+                               float scale, float *scores, size_t lds) {
+    const __m256 vscale = _mm256_set1_ps(scale);
+    for (size_t t = 0; t < n; t += 8) {
+        const float *kt = k + t * ldk;
+        size_t m = n - t < 8 ? n - t : 8;
+        for (size_t r = 0; r < rows; r++) {
+            __m256 qv[8];
+            for (int d = 0; d < 8; d++) qv[d] = _mm256_loadu_ps(q + r * ldq + 8 * d);
+            __m256 h[2];
+            for (int half = 0; half < 2; half++) {
+                __m256 p[4];
+                for (int j = 0; j < 4; j++) {
+                    size_t key = (size_t)(4 * half + j);
+                    p[j] = key < m ? key_lanes64(qv, kt + key * ldk) : _mm256_setzero_ps();
+                }
+                h[half] = _mm256_hadd_ps(_mm256_hadd_ps(p[0], p[1]), _mm256_hadd_ps(p[2], p[3]));
+            }
+            __m256 sums = _mm256_mul_ps(_mm256_add_ps(_mm256_permute2f128_ps(h[0], h[1], 0x20),
+                                                      _mm256_permute2f128_ps(h[0], h[1], 0x31)),
+                                        vscale);
+            if (m == 8) {
+                _mm256_storeu_ps(scores + r * lds + t, sums);
+            } else {
+                float tmp[8];
+                _mm256_storeu_ps(tmp, sums);
+                for (size_t j = 0; j < m; j++) scores[r * lds + t + j] = tmp[j];
+            }
+        }
+    }
+}
+
 AVX2 static void scores_avx2(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t n,
                              size_t dim, float scale, float *scores, size_t lds) {
+    if (dim == 64) {
+        scores64_avx2(q, ldq, rows, k, ldk, n, scale, scores, lds);
+        return;
+    }
     const __m256 vscale = _mm256_set1_ps(scale);
     for (size_t t = 0; t < n; t += 8) {
         const float *kt = k + t * ldk;
