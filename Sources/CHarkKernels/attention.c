@@ -62,14 +62,22 @@ void hark_attend_rows_portable(const float *q, size_t ldq, const float *k, size_
 #if HARK_X86
 #define AVX2 __attribute__((target("avx2,fma")))
 
+// The 4 horizontal pair-sums of p0..p3 in each 128-bit half: the first step of sum8x8.
+AVX2 static inline __m256 hadd4(__m256 p0, __m256 p1, __m256 p2, __m256 p3) {
+    return _mm256_hadd_ps(_mm256_hadd_ps(p0, p1), _mm256_hadd_ps(p2, p3));
+}
+
+// The 8 horizontal sums of p[0..7], in order, as one vector, from hadd4 of p0..p3 and of
+// p4..p7: each vector's two halves added.
+AVX2 static inline __m256 fold_halves(__m256 h0123, __m256 h4567) {
+    return _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20),
+                         _mm256_permute2f128_ps(h0123, h4567, 0x31));
+}
+
 // The 8 horizontal sums of p[0..7], in order, as one vector.
 AVX2 static inline __m256 sum8x8(__m256 p0, __m256 p1, __m256 p2, __m256 p3, __m256 p4, __m256 p5,
                                  __m256 p6, __m256 p7) {
-    __m256 h01 = _mm256_hadd_ps(p0, p1), h23 = _mm256_hadd_ps(p2, p3);
-    __m256 h45 = _mm256_hadd_ps(p4, p5), h67 = _mm256_hadd_ps(p6, p7);
-    __m256 h0123 = _mm256_hadd_ps(h01, h23), h4567 = _mm256_hadd_ps(h45, h67);
-    return _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20),
-                         _mm256_permute2f128_ps(h0123, h4567, 0x31));
+    return fold_halves(hadd4(p0, p1, p2, p3), hadd4(p4, p5, p6, p7));
 }
 
 // One key's 8 lanes of products with a query row, summed over dim in order.
@@ -87,8 +95,8 @@ AVX2 static inline __m256 key_lanes(const float *q, const float *key, size_t dim
 //
 // Whisper's heads are 64 wide: a query row then fits in 8 registers and is loaded once per
 // block of 8 keys, so each multiply-add loads only its key vector (two loads per multiply-add
-// made the loop load-bound). Four keys are summed at a time (8 + 4 + 2 registers) and their
-// sums folded by the same additions as sum8x8, so the scores are the general loop's bit for bit.
+// made the loop load-bound). Four keys are summed at a time (8 + 4 + 2 registers) and folded
+// by sum8x8's own steps (hadd4, fold_halves), so the scores are the general loop's bit for bit.
 AVX2 static inline __m256 key_lanes64(const __m256 *qv, const float *key) {
     __m256 lanes = _mm256_setzero_ps();
     for (int d = 0; d < 8; d++) lanes = _mm256_fmadd_ps(qv[d], _mm256_loadu_ps(key + 8 * d), lanes);
@@ -111,11 +119,9 @@ AVX2 static void scores64_avx2(const float *q, size_t ldq, size_t rows, const fl
                     size_t key = (size_t)(4 * half + j);
                     p[j] = key < m ? key_lanes64(qv, kt + key * ldk) : _mm256_setzero_ps();
                 }
-                h[half] = _mm256_hadd_ps(_mm256_hadd_ps(p[0], p[1]), _mm256_hadd_ps(p[2], p[3]));
+                h[half] = hadd4(p[0], p[1], p[2], p[3]);
             }
-            __m256 sums = _mm256_mul_ps(_mm256_add_ps(_mm256_permute2f128_ps(h[0], h[1], 0x20),
-                                                      _mm256_permute2f128_ps(h[0], h[1], 0x31)),
-                                        vscale);
+            __m256 sums = _mm256_mul_ps(fold_halves(h[0], h[1]), vscale);
             if (m == 8) {
                 _mm256_storeu_ps(scores + r * lds + t, sums);
             } else {
