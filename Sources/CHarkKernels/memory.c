@@ -137,7 +137,7 @@ typedef struct {
     size_t bytes;
 } thread_scratch_t;
 
-static pthread_key_t scratch_key;
+static pthread_key_t scratch_key, zeroed_scratch_key;
 static pthread_once_t scratch_key_once = PTHREAD_ONCE_INIT;
 
 static void release_scratch(void *value) {
@@ -146,14 +146,18 @@ static void release_scratch(void *value) {
     free(scratch);
 }
 
-static void make_scratch_key(void) { pthread_key_create(&scratch_key, release_scratch); }
+static void make_scratch_keys(void) {
+    pthread_key_create(&scratch_key, release_scratch);
+    pthread_key_create(&zeroed_scratch_key, release_scratch);
+}
 
-void *hark_thread_scratch(size_t bytes) {
-    pthread_once(&scratch_key_once, make_scratch_key);
-    thread_scratch_t *scratch = pthread_getspecific(scratch_key);
+// The block kept under `key` for the calling thread, grown to at least `bytes`. A grown block
+// is a new mapping of its own, so it starts all zeros.
+static void *thread_block(pthread_key_t key, size_t bytes) {
+    thread_scratch_t *scratch = pthread_getspecific(key);
     if (!scratch) {
         scratch = calloc(1, sizeof *scratch);
-        if (!scratch || pthread_setspecific(scratch_key, scratch) != 0) {
+        if (!scratch || pthread_setspecific(key, scratch) != 0) {
             free(scratch);
             return NULL;
         }
@@ -170,4 +174,14 @@ void *hark_thread_scratch(size_t bytes) {
         *scratch = (thread_scratch_t){.block = block, .owner = owner, .bytes = bytes};
     }
     return scratch->block;
+}
+
+void *hark_thread_scratch(size_t bytes) {
+    pthread_once(&scratch_key_once, make_scratch_keys);
+    return thread_block(scratch_key, bytes);
+}
+
+void *hark_thread_zeroed_scratch(size_t bytes) {
+    pthread_once(&scratch_key_once, make_scratch_keys);
+    return thread_block(zeroed_scratch_key, bytes);
 }

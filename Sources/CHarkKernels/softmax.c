@@ -8,28 +8,39 @@
 #include "hark_kernels.h"
 
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define HARK_X86 1
 #endif
 
-static void softmax_row_portable(float *y, size_t width, size_t valid) {
+// Softmax of x[0, valid) into y[0, valid) (x == y: in place), y[valid, width) zero; with
+// `clear` (x != y), x[0, width) is left zeros.
+static void softmax_row_portable(float *x, float *y, int clear, size_t width, size_t valid) {
     float maximum = -INFINITY;
-    for (size_t i = 0; i < valid; i++) maximum = y[i] > maximum ? y[i] : maximum;
+    for (size_t i = 0; i < valid; i++) maximum = x[i] > maximum ? x[i] : maximum;
     float sum = 0;
     for (size_t i = 0; i < valid; i++) {
-        float e = expf(y[i] - maximum);
+        float e = expf(x[i] - maximum);
         y[i] = e;
         sum += e;
     }
     float inverse = 1.0f / sum;
     for (size_t i = 0; i < valid; i++) y[i] *= inverse;
     for (size_t i = valid; i < width; i++) y[i] = 0;
+    if (clear) memset(x, 0, width * sizeof *x);
 }
 
 void hark_softmax_rows_portable(float *x, size_t rows, size_t width, size_t ld, const size_t *valid) {
-    for (size_t r = 0; r < rows; r++) softmax_row_portable(x + r * ld, width, valid ? valid[r] : width);
+    for (size_t r = 0; r < rows; r++) {
+        float *row = x + r * ld;
+        softmax_row_portable(row, row, 0, width, valid ? valid[r] : width);
+    }
+}
+
+void hark_softmax_rows_moving_portable(float *scores, float *probabilities, size_t rows, size_t width, size_t ld) {
+    for (size_t r = 0; r < rows; r++) softmax_row_portable(scores + r * ld, probabilities + r * ld, 1, width, width);
 }
 
 #if HARK_X86
@@ -70,24 +81,25 @@ AVX2 static inline float horizontal_sum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-AVX2 static void softmax_row_avx2(float *y, size_t width, size_t valid) {
+// As softmax_row_portable, with the polynomial exp.
+AVX2 static inline void softmax_row_avx2(float *x, float *y, int clear, size_t width, size_t valid) {
     size_t i = 0;
     __m256 vmax = _mm256_set1_ps(-INFINITY);
-    for (; i + 8 <= valid; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(y + i));
+    for (; i + 8 <= valid; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
     float maximum = horizontal_max(vmax);
-    for (; i < valid; i++) maximum = y[i] > maximum ? y[i] : maximum;
+    for (; i < valid; i++) maximum = x[i] > maximum ? x[i] : maximum;
 
     const __m256 shift = _mm256_set1_ps(maximum);
     __m256 vsum = _mm256_setzero_ps();
     for (i = 0; i + 8 <= valid; i += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(y + i), shift));
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), shift));
         _mm256_storeu_ps(y + i, e);
         vsum = _mm256_add_ps(vsum, e);
     }
     if (i < valid) {
         float tail[8];
         size_t n = valid - i;
-        for (size_t j = 0; j < 8; j++) tail[j] = j < n ? y[i + j] - maximum : -INFINITY;
+        for (size_t j = 0; j < 8; j++) tail[j] = j < n ? x[i + j] - maximum : -INFINITY;
         __m256 e = exp8(_mm256_loadu_ps(tail));
         _mm256_storeu_ps(tail, e);
         vsum = _mm256_add_ps(vsum, e);
@@ -97,10 +109,18 @@ AVX2 static void softmax_row_avx2(float *y, size_t width, size_t valid) {
     for (i = 0; i + 8 <= valid; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), inverse));
     for (; i < valid; i++) y[i] *= _mm256_cvtss_f32(inverse);
     for (i = valid; i < width; i++) y[i] = 0;
+    if (clear) memset(x, 0, width * sizeof *x);
 }
 
 AVX2 void hark_softmax_rows_avx2(float *x, size_t rows, size_t width, size_t ld, const size_t *valid) {
-    for (size_t r = 0; r < rows; r++) softmax_row_avx2(x + r * ld, width, valid ? valid[r] : width);
+    for (size_t r = 0; r < rows; r++) {
+        float *row = x + r * ld;
+        softmax_row_avx2(row, row, 0, width, valid ? valid[r] : width);
+    }
+}
+
+AVX2 void hark_softmax_rows_moving_avx2(float *scores, float *probabilities, size_t rows, size_t width, size_t ld) {
+    for (size_t r = 0; r < rows; r++) softmax_row_avx2(scores + r * ld, probabilities + r * ld, 1, width, width);
 }
 
 AVX2 void hark_exp_avx2(const float *x, float *y, size_t count) {
@@ -116,6 +136,9 @@ AVX2 void hark_exp_avx2(const float *x, float *y, size_t count) {
 void hark_softmax_rows_avx2(float *x, size_t rows, size_t width, size_t ld, const size_t *valid) {
     hark_softmax_rows_portable(x, rows, width, ld, valid);
 }
+void hark_softmax_rows_moving_avx2(float *scores, float *probabilities, size_t rows, size_t width, size_t ld) {
+    hark_softmax_rows_moving_portable(scores, probabilities, rows, width, ld);
+}
 void hark_exp_avx2(const float *x, float *y, size_t count) {
     for (size_t i = 0; i < count; i++) y[i] = expf(x[i]);
 }
@@ -126,6 +149,13 @@ void hark_softmax_rows(float *x, size_t rows, size_t width, size_t ld, const siz
         hark_softmax_rows_avx2(x, rows, width, ld, valid);
     else
         hark_softmax_rows_portable(x, rows, width, ld, valid);
+}
+
+void hark_softmax_rows_moving(float *scores, float *probabilities, size_t rows, size_t width, size_t ld) {
+    if (hark_kernels_use_avx2())
+        hark_softmax_rows_moving_avx2(scores, probabilities, rows, width, ld);
+    else
+        hark_softmax_rows_moving_portable(scores, probabilities, rows, width, ld);
 }
 
 static float log_sum_exp_portable(const float *x, size_t n) {

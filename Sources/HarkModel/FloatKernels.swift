@@ -376,11 +376,29 @@ public enum ComputeThreads {
         }
     }
 
-    /// The calling thread's scratch of `count` floats (`hark_thread_scratch`: kept by the
-    /// thread and reused, in huge pages where the system allows).
-    private static func threadScratch(_ count: Int) -> UnsafeMutablePointer<Float> {
+    /// ``forEachPiece(_:scratchCount:parallel:_:)`` with a second scratch of `zeroedCount`
+    /// floats that is all zeros when `body` gets it and that `body` must leave all zeros
+    /// (`hark_thread_zeroed_scratch`): a product can add into it (`beta` 1) without a pass that
+    /// clears it first.
+    static func forEachPiece(_ pieces: Int, scratchCount: Int, zeroedCount: Int,
+                             _ body: @Sendable (_ piece: Int, _ scratch: UnsafeMutablePointer<Float>,
+                                                _ zeroed: UnsafeMutablePointer<Float>) -> Void) {
+        guard count > 1 else {
+            let scratch = threadScratch(scratchCount), zeroed = threadScratch(zeroedCount, zeroed: true)
+            for piece in 0..<pieces { body(piece, scratch, zeroed) }
+            return
+        }
+        ParallelLoop.run(pieces) { piece in
+            body(piece, threadScratch(scratchCount), threadScratch(zeroedCount, zeroed: true))
+        }
+    }
+
+    /// The calling thread's scratch of `count` floats (`hark_thread_scratch`, or with `zeroed`
+    /// `hark_thread_zeroed_scratch`: kept by the thread and reused, in huge pages where the
+    /// system allows).
+    private static func threadScratch(_ count: Int, zeroed: Bool = false) -> UnsafeMutablePointer<Float> {
         let bytes = max(1, count) * MemoryLayout<Float>.stride
-        guard let memory = hark_thread_scratch(bytes) else {
+        guard let memory = zeroed ? hark_thread_zeroed_scratch(bytes) : hark_thread_scratch(bytes) else {
             fatalError("ComputeThreads: out of memory for \(bytes) bytes of scratch")
         }
         return memory.bindMemory(to: Float.self, capacity: max(1, count))

@@ -147,14 +147,17 @@ public final class WhisperModel: Sendable {
         return [Float](writingAll: rows * d) { out in
             qkv.withUnsafeBufferPointer { qkv in
                 let base = SendablePointer(qkv.start), out = SendableMutablePointer(out.start)
-                ComputeThreads.forEachPiece(heads * blocks, scratchCount: block * rows) { piece, scores in
+                ComputeThreads.forEachPiece(heads * blocks, scratchCount: block * rows,
+                                            zeroedCount: block * rows) { piece, probabilities, scores in
                     let head = piece / blocks, first = piece % blocks * block, count = min(block, rows - first)
                     let q = base.value + first * 3 * d + head * headWidth
                     let k = base.value + d + head * headWidth, v = k + d
+                    // The scores add into zeros (beta 1: no pass of OpenBLAS's to clear them);
+                    // the softmax moves them out as probabilities and leaves the zeros again.
                     FloatKernels.gemmTransposedB(m: count, n: rows, k: headWidth, alpha: scale, a: q, lda: 3 * d,
-                                                 b: k, ldb: 3 * d, c: scores, ldc: rows)
-                    hark_softmax_rows(scores, count, rows, rows, nil)
-                    FloatKernels.gemm(m: count, n: headWidth, k: rows, a: scores, lda: rows,
+                                                 b: k, ldb: 3 * d, beta: 1, c: scores, ldc: rows)
+                    hark_softmax_rows_moving(scores, probabilities, count, rows, rows)
+                    FloatKernels.gemm(m: count, n: headWidth, k: rows, a: probabilities, lda: rows,
                                       b: v, ldb: 3 * d, c: out.value + first * d + head * headWidth, ldc: d)
                 }
             }

@@ -18,6 +18,8 @@
 //       Decoder steps of BEAMS hypotheses (default 1) after a 150-token prompt, on one encoded
 //       window of silence, 2 threads: ms per step of each round (DecodeSteps.swift). The
 //       steady-state cost of greedy or beam decoding, without the search around it.
+//   hark-bench encoder MODEL [int8|float32] [ROUNDS]
+//       ROUNDS encoder windows of a constant input, 2 threads: ms per window (DecodeSteps.swift).
 //   hark-bench sensitivity --model DIR --manifest TSV [--manifest TSV] [--limit N]
 //       Each group of weight matrices alone in int8 against the float32 model, on the first N
 //       recordings of each manifest (Sensitivity.swift); prints a Markdown table.
@@ -37,6 +39,7 @@ let usage = """
            hark-bench features-only FILE [--mels N]
            hark-bench kernels [--quick] [--single-thread | --threads-sweep]
            hark-bench decode-steps MODEL [int8|float32] [STEPS] [ROUNDS] [BEAMS]
+           hark-bench encoder MODEL [int8|float32] [ROUNDS]
            hark-bench sensitivity --model DIR --manifest TSV [--manifest TSV] [--limit N]
     """
 
@@ -415,6 +418,9 @@ func run() -> Int32 {
     }
     if arguments.first == "decode-steps" {
         return runSubcommand { try benchDecodeSteps(Array(arguments.dropFirst())) }
+    }
+    if arguments.first == "encoder" {
+        return runSubcommand { try benchEncoder(Array(arguments.dropFirst())) }
     }
     if arguments.first == "sensitivity" {
         return runSubcommand { try benchSensitivity(Array(arguments.dropFirst())) }

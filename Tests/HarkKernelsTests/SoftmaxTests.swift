@@ -52,6 +52,38 @@ final class SoftmaxTests: XCTestCase {
             }
         }
     }
+
+    func testMovingSoftmaxGivesTheInPlaceProbabilitiesAndLeavesZeros() {
+        var generator = SeededGenerator(seed: 5)
+        let rows = 7, width = 1500, ld = 1503
+        let input = (0..<(rows * ld)).map { _ in generator.gaussian() * 6 }
+        var paths: [(String, (UnsafeMutablePointer<Float>, Int, Int, Int, UnsafePointer<Int>?) -> Void,
+                     (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Int) -> Void)] =
+            [("portable", { hark_softmax_rows_portable($0, $1, $2, $3, $4) },
+              { hark_softmax_rows_moving_portable($0, $1, $2, $3, $4) })]
+        if hark_kernels_have_avx2() != 0 {
+            paths.append(("avx2", { hark_softmax_rows_avx2($0, $1, $2, $3, $4) },
+                          { hark_softmax_rows_moving_avx2($0, $1, $2, $3, $4) }))
+        }
+        for (name, inPlace, moving) in paths {
+            var expected = input
+            expected.withUnsafeMutableBufferPointer { inPlace($0.baseAddress!, rows, width, ld, nil) }
+            var scores = input
+            var probabilities = [Float](repeating: .nan, count: rows * ld)
+            scores.withUnsafeMutableBufferPointer { s in
+                probabilities.withUnsafeMutableBufferPointer { moving(s.baseAddress!, $0.baseAddress!, rows, width, ld) }
+            }
+            for r in 0..<rows {
+                for i in 0..<width {
+                    XCTAssertEqual(probabilities[r * ld + i].bitPattern, expected[r * ld + i].bitPattern, "\(name) row \(r) entry \(i)")
+                    XCTAssertEqual(scores[r * ld + i].bitPattern, 0, "\(name) leaves +0 at row \(r) entry \(i)")
+                }
+                for i in width..<ld where r < rows - 1 {
+                    XCTAssertEqual(scores[r * ld + i].bitPattern, input[r * ld + i].bitPattern, "\(name): past the row is not written")
+                }
+            }
+        }
+    }
 }
 
 /// Attention of a few query rows against keys and values read in place (decoder steps).

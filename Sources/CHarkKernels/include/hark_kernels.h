@@ -141,6 +141,12 @@ void hark_softmax_rows(float *x, size_t rows, size_t width, size_t ld, const siz
 void hark_softmax_rows_avx2(float *x, size_t rows, size_t width, size_t ld, const size_t *valid);
 void hark_softmax_rows_portable(float *x, size_t rows, size_t width, size_t ld, const size_t *valid);
 
+/// hark_softmax_rows of `scores` (rows × width, stride ld, every entry valid) written to
+/// `probabilities` (same layout), leaving `scores` all zeros; the same probabilities bit for bit.
+void hark_softmax_rows_moving(float *scores, float *probabilities, size_t rows, size_t width, size_t ld);
+void hark_softmax_rows_moving_avx2(float *scores, float *probabilities, size_t rows, size_t width, size_t ld);
+void hark_softmax_rows_moving_portable(float *scores, float *probabilities, size_t rows, size_t width, size_t ld);
+
 /// e^x for x ≤ 0 with the AVX2 polynomial of hark_softmax_rows (0 below -87.3), for tests.
 void hark_exp_avx2(const float *x, float *y, size_t count);
 
@@ -237,6 +243,11 @@ void hark_large_release(void *owner);
 /// scores are not faulted in again for every head. Its contents are undefined; valid until the
 /// thread's next call; released when the thread exits. NULL only when out of memory.
 void *hark_thread_scratch(size_t bytes);
+
+/// The calling thread's zeroed scratch, at least `bytes`, 64-byte aligned, kept like
+/// hark_thread_scratch's but apart from it: handed out all zeros, and every user leaves it all
+/// zeros again (a product can then add into it, `beta` 1, with no pass that clears it first).
+void *hark_thread_zeroed_scratch(size_t bytes);
 
 /// 1 when the kernels dispatch to AVX2 (the CPU has it and HARK_KERNELS does not say portable).
 int hark_kernels_use_avx2(void);
