@@ -143,8 +143,9 @@ public final class WhisperModel: Sendable {
         let scale = 1 / Float(headWidth).squareRoot()
         let block = Self.attentionRowBlock
         let blocks = (rows + block - 1) / block
-        // Every piece writes its head's columns of its rows.
-        return [Float](writingAll: rows * d) { out in
+        // Every piece adds its head's columns of its rows into the zeros (beta 1).
+        var output = [Float](repeating: 0, count: rows * d)
+        output.withUnsafeMutableBufferPointer { out in
             qkv.withUnsafeBufferPointer { qkv in
                 let base = SendablePointer(qkv.start), out = SendableMutablePointer(out.start)
                 ComputeThreads.forEachPiece(heads * blocks, scratchCount: block * rows,
@@ -152,16 +153,17 @@ public final class WhisperModel: Sendable {
                     let head = piece / blocks, first = piece % blocks * block, count = min(block, rows - first)
                     let q = base.value + first * 3 * d + head * headWidth
                     let k = base.value + d + head * headWidth, v = k + d
-                    // The scores add into zeros (beta 1: no pass of OpenBLAS's to clear them);
-                    // the softmax moves them out as probabilities and leaves the zeros again.
+                    // The scores add into zeros (beta 1: OpenBLAS makes no pass to clear them
+                    // first); the softmax moves them out as probabilities and leaves the zeros.
                     FloatKernels.gemmTransposedB(m: count, n: rows, k: headWidth, alpha: scale, a: q, lda: 3 * d,
                                                  b: k, ldb: 3 * d, beta: 1, c: scores, ldc: rows)
                     hark_softmax_rows_moving(scores, probabilities, count, rows, rows)
                     FloatKernels.gemm(m: count, n: headWidth, k: rows, a: probabilities, lda: rows,
-                                      b: v, ldb: 3 * d, c: out.value + first * d + head * headWidth, ldc: d)
+                                      b: v, ldb: 3 * d, beta: 1, c: out.value + first * d + head * headWidth, ldc: d)
                 }
             }
         }
+        return output
     }
 
     private func feedForward(_ norm: LayerNorm, _ first: Linear, _ second: Linear, x: inout [Float], rows: Int) {
