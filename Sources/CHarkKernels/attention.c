@@ -80,6 +80,18 @@ AVX2 static inline __m256 sum8x8(__m256 p0, __m256 p1, __m256 p2, __m256 p3, __m
     return fold_halves(hadd4(p0, p1, p2, p3), hadd4(p4, p5, p6, p7));
 }
 
+// Stores the first m (≤ 8) of a block's scores: a whole vector, or the lanes a last partial
+// block has.
+AVX2 static inline void store_scores(float *scores, __m256 sums, size_t m) {
+    if (m == 8) {
+        _mm256_storeu_ps(scores, sums);
+        return;
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, sums);
+    for (size_t j = 0; j < m; j++) scores[j] = lanes[j];
+}
+
 // One key's 8 lanes of products with a query row, summed over dim in order.
 AVX2 static inline __m256 key_lanes(const float *q, const float *key, size_t dim) {
     __m256 lanes = _mm256_setzero_ps();
@@ -121,14 +133,7 @@ AVX2 static void scores64_avx2(const float *q, size_t ldq, size_t rows, const fl
                 }
                 h[half] = hadd4(p[0], p[1], p[2], p[3]);
             }
-            __m256 sums = _mm256_mul_ps(fold_halves(h[0], h[1]), vscale);
-            if (m == 8) {
-                _mm256_storeu_ps(scores + r * lds + t, sums);
-            } else {
-                float tmp[8];
-                _mm256_storeu_ps(tmp, sums);
-                for (size_t j = 0; j < m; j++) scores[r * lds + t + j] = tmp[j];
-            }
+            store_scores(scores + r * lds + t, _mm256_mul_ps(fold_halves(h[0], h[1]), vscale), m);
         }
     }
 }
@@ -146,17 +151,9 @@ AVX2 static void scores_avx2(const float *q, size_t ldq, size_t rows, const floa
         for (size_t r = 0; r < rows; r++) {
             const float *qr = q + r * ldq;
             __m256 p[8];
-            for (int j = 0; j < 8; j++) p[j] = _mm256_setzero_ps();
-            if (m == 8) {
-                for (int j = 0; j < 8; j++) p[j] = key_lanes(qr, kt + (size_t)j * ldk, dim);
-                _mm256_storeu_ps(scores + r * lds + t,
-                                 _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale));
-            } else {
-                for (size_t j = 0; j < m; j++) p[j] = key_lanes(qr, kt + j * ldk, dim);
-                float sums[8];
-                _mm256_storeu_ps(sums, _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale));
-                for (size_t j = 0; j < m; j++) scores[r * lds + t + j] = sums[j];
-            }
+            for (size_t j = 0; j < 8; j++) p[j] = j < m ? key_lanes(qr, kt + j * ldk, dim) : _mm256_setzero_ps();
+            store_scores(scores + r * lds + t,
+                         _mm256_mul_ps(sum8x8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]), vscale), m);
         }
     }
 }

@@ -366,14 +366,7 @@ public enum ComputeThreads {
     /// scores are not faulted in afresh for every piece).
     static func forEachPiece(_ pieces: Int, scratchCount: Int, parallel: Bool = true,
                              _ body: @Sendable (_ piece: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
-        guard parallel && count > 1 else {
-            let scratch = threadScratch(scratchCount)
-            for piece in 0..<pieces { body(piece, scratch) }
-            return
-        }
-        ParallelLoop.run(pieces) { piece in
-            body(piece, threadScratch(scratchCount))
-        }
+        runPieces(pieces, parallel: parallel) { piece in body(piece, threadScratch(scratchCount)) }
     }
 
     /// ``forEachPiece(_:scratchCount:parallel:_:)`` with a second scratch of `zeroedCount`
@@ -383,14 +376,19 @@ public enum ComputeThreads {
     static func forEachPiece(_ pieces: Int, scratchCount: Int, zeroedCount: Int,
                              _ body: @Sendable (_ piece: Int, _ scratch: UnsafeMutablePointer<Float>,
                                                 _ zeroed: UnsafeMutablePointer<Float>) -> Void) {
-        guard count > 1 else {
-            let scratch = threadScratch(scratchCount), zeroed = threadScratch(zeroedCount, zeroed: true)
-            for piece in 0..<pieces { body(piece, scratch, zeroed) }
-            return
-        }
-        ParallelLoop.run(pieces) { piece in
+        runPieces(pieces, parallel: true) { piece in
             body(piece, threadScratch(scratchCount), threadScratch(zeroedCount, zeroed: true))
         }
+    }
+
+    /// `body(piece)` for every piece, on the compute threads, or all on the calling thread when
+    /// `parallel` is false or there is one thread.
+    private static func runPieces(_ pieces: Int, parallel: Bool, _ body: @Sendable (_ piece: Int) -> Void) {
+        guard parallel && count > 1 else {
+            for piece in 0..<pieces { body(piece) }
+            return
+        }
+        ParallelLoop.run(pieces, body)
     }
 
     /// The calling thread's scratch of `count` floats (`hark_thread_scratch`, or with `zeroed`
