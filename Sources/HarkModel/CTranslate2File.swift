@@ -99,10 +99,12 @@ public struct CTranslate2File: @unchecked Sendable {
                 }
                 byteCount = elements * Int(itemSize)
             }
-            let record = TensorRecord(name: name, shape: shape, dataType: dataType, offset: reader.position)
-            guard record.elementCount * dataType.size == byteCount else {
+            // Checked before any size is derived from the shape: dimensions are 32-bit, so
+            // their product can overflow.
+            guard CheckedSize.bytes(shape, elementSize: dataType.size) == byteCount else {
                 throw .notAModel(path: path, detail: "\(name): \(byteCount) bytes for shape \(shape)")
             }
+            let record = TensorRecord(name: name, shape: shape, dataType: dataType, offset: reader.position)
             try reader.skip(byteCount, what: name)
             variables[name] = record
             storedNames.append(name)
@@ -166,7 +168,7 @@ public struct CTranslate2File: @unchecked Sendable {
     /// A scalar stored as a rank-0 variable (attributes such as `num_heads`).
     public func scalar(_ name: String) -> Int? {
         guard let record = variables[name], record.elementCount == 1 else { return nil }
-        return (try? floats(name)).flatMap { $0.first.map { Int($0) } }
+        return (try? floats(name)).flatMap { $0.first.flatMap { CheckedSize.integer($0, in: Int(Int32.min)...Int(Int32.max)) } }
     }
 
     /// The shape of a variable, if present.

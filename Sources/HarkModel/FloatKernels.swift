@@ -324,9 +324,12 @@ struct LayerNorm: Sendable {
 /// OpenBLAS is kept on the calling thread: its own spinning worker threads would compete with
 /// ours for the same cores, which costs most on a busy machine.
 public enum ComputeThreads {
-    /// Sets the thread count for all later model calls.
+    /// The most threads a parallel loop runs on (the caller and the pool's 15 workers).
+    public static let maximum = 16
+
+    /// Sets the thread count for all later model calls, within 1...``maximum``.
     public static func set(_ count: Int) {
-        hark_set_thread_count(max(1, count))
+        hark_set_thread_count(min(max(1, count), maximum))
         keepBLASSingleThreaded()
     }
 

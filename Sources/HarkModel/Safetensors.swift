@@ -186,16 +186,18 @@ public struct SafetensorsFile: @unchecked Sendable {
             guard let dataType = Safetensors.DataType(rawValue: typeName) else {
                 throw .unsupported(path: path, detail: "tensor \(name) has dtype \(typeName)")
             }
-            guard shape.allSatisfy({ $0 >= 0 }) else {
+            // Every size is checked before it is used: shapes and offsets are arbitrary
+            // 64-bit numbers in the file, so sums and products of them can overflow.
+            guard let byteCount = CheckedSize.bytes(shape, elementSize: dataType.size) else {
                 throw .notAModel(path: path, detail: "tensor \(name) has shape \(shape)")
             }
+            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == byteCount else {
+                throw .notAModel(path: path, detail: "tensor \(name): offsets \(offsets) for shape \(shape)")
+            }
+            guard offsets[1] <= data.count - dataStart else {
+                throw .truncated(path: path, detail: "tensor \(name) ends at byte \(offsets[1]) of the data, which has \(data.count - dataStart)")
+            }
             let tensor = Safetensors.Tensor(dataType: dataType, shape: shape, offset: dataStart + offsets[0])
-            guard offsets[0] >= 0, offsets[1] - offsets[0] == tensor.byteCount else {
-                throw .notAModel(path: path, detail: "tensor \(name): offsets \(offsets) for \(tensor.byteCount) bytes")
-            }
-            guard dataStart + offsets[1] <= data.count else {
-                throw .truncated(path: path, detail: "tensor \(name) ends at byte \(dataStart + offsets[1]), the file has \(data.count)")
-            }
             if offsets[1] > offsets[0] { ranges.append((offsets[0], offsets[1], name)) }  // empty tensors overlap nothing
             if !name.hasPrefix("__padding_") { tensors[name] = tensor }
         }

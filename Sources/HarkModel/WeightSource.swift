@@ -120,7 +120,7 @@ extension SafetensorsFile: WeightSource {
 
     func scalar(_ name: String) -> Int? {
         guard let tensor = tensors[name], tensor.elementCount == 1 else { return nil }
-        return (try? floats(name, shape: tensor.shape)).flatMap { $0.first.map { Int($0) } }
+        return (try? floats(name, shape: tensor.shape)).flatMap { $0.first.flatMap { CheckedSize.integer($0, in: Int(Int32.min)...Int(Int32.max)) } }
     }
 
     /// Any float tensor; an I8 tensor with an F32 `name_scale` companion is dequantized as

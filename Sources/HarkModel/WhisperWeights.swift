@@ -68,6 +68,7 @@ struct WhisperWeights: Sendable {
         let width = dimensions.modelWidth
         self.dimensions = dimensions
         let ffnWidth = source.shape("encoder/layer_0/ffn/linear_0/weight")?.first ?? 4 * width
+        guard ffnWidth > 0 else { throw .unsupported(path: source.path, detail: "an empty feed-forward layer") }
 
         /// The matrix `name/weight` of `shape` (flattened to outputs × inputs), in int8 when
         /// the compute type and plan say so. In float, half-precision weights stay so when the
@@ -176,13 +177,34 @@ extension WhisperDimensions {
             decoderHeads: source.scalar("decoder/num_heads") ?? width / 64,
             vocabularySize: embeddingShape[0],
             audioContext: encoderPositionShape.first ?? 0, textContext: decoderPositionShape.first ?? 0)
-        guard dimensions.encoderLayers > 0, dimensions.decoderLayers > 0,
-              width % dimensions.encoderHeads == 0, width % dimensions.decoderHeads == 0,
-              embeddingShape[1] == width
-        else {
-            throw .unsupported(path: source.path, detail: "inconsistent dimensions \(dimensions)")
-        }
+        try dimensions.check(path: source.path, embeddingWidth: embeddingShape[1])
         self = dimensions
+    }
+
+    /// The encoder's positions: a 30-s window of 3000 mel frames, halved by the strided
+    /// second convolution.
+    static let windowPositions = 1500
+
+    /// Checks the shape rules the network and its kernels rely on, so that a malformed file
+    /// is an error, never a division by zero or an out-of-bounds read.
+    func check(path: String, embeddingWidth: Int) throws(ModelError) {
+        func fail(_ rule: String) -> ModelError {
+            .unsupported(path: path, detail: "\(rule) (dimensions \(self))")
+        }
+        guard encoderLayers > 0, decoderLayers > 0 else { throw fail("no encoder or decoder layers") }
+        guard modelWidth > 0, embeddingWidth == modelWidth else { throw fail("the embedding width is not the model width") }
+        for heads in [encoderHeads, decoderHeads] {
+            // Heads split the width evenly into blocks of 8 values (the attention kernels' unit).
+            guard heads > 0, heads <= modelWidth, modelWidth % heads == 0, (modelWidth / heads) % 8 == 0 else {
+                throw fail("\(heads) attention heads do not split the width \(modelWidth) into multiples of 8")
+            }
+        }
+        guard melCount == 80 || melCount == 128 else { throw fail("\(melCount) mel bands; Whisper uses 80 or 128") }
+        guard audioContext == Self.windowPositions else {
+            throw fail("\(audioContext) encoder positions; Whisper's 30-s window has \(Self.windowPositions)")
+        }
+        guard textContext >= 16 else { throw fail("\(textContext) decoder positions, too few for a window's tokens") }
+        guard vocabularySize > 0 else { throw fail("an empty vocabulary") }
     }
 }
 

@@ -61,37 +61,9 @@ final class ModelFileTests: XCTestCase {
         }
     }
 
-    /// Writes a small CTranslate2 file of the given binary version.
     private func synthesize(version: UInt32, variables: [(String, [UInt32], UInt8, Data)], aliases: [(String, String)]) -> Data {
-        var data = Data()
-        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
-        func string(_ s: String) {
-            let bytes = Array(s.utf8) + [0]
-            withUnsafeBytes(of: UInt16(bytes.count).littleEndian) { data.append(contentsOf: $0) }
-            data.append(contentsOf: bytes)
-        }
-        u32(version)
-        if version >= 2 { string("WhisperSpec"); u32(3) }
-        u32(UInt32(variables.count))
-        for (name, shape, type, payload) in variables {
-            string(name)
-            data.append(UInt8(shape.count))
-            for dim in shape { u32(dim) }
-            if version >= 4 {
-                data.append(type)
-                u32(UInt32(payload.count))
-            } else {
-                let itemSize: UInt8 = type == 0 ? 4 : (type == 2 ? 2 : 1)
-                data.append(itemSize)
-                u32(UInt32(payload.count) / UInt32(itemSize))
-            }
-            data.append(payload)
-        }
-        if version >= 3 {
-            u32(UInt32(aliases.count))
-            for (alias, target) in aliases { string(alias); string(target) }
-        }
-        return data
+        CTranslate2Fixture.file(version: version, variables: variables.map { .init(name: $0.0, shape: $0.1, type: $0.2, payload: $0.3) },
+                                aliases: aliases)
     }
 
     private func bytes<T>(_ values: [T]) -> Data { values.withUnsafeBytes { Data($0) } }
