@@ -42,9 +42,9 @@ public struct LogitRules: Sendable {
         func disable(_ range: Range<Int>) {
             for token in max(0, range.lowerBound)..<min(vocabulary, range.upperBound) { scores[token] = -.infinity }
         }
-        for token in suppressedTokens where token < vocabulary { scores[token] = -.infinity }
+        for token in suppressedTokens where (0..<vocabulary).contains(token) { scores[token] = -.infinity }
         if generated.isEmpty {
-            for token in suppressedAtBegin where token < vocabulary { scores[token] = -.infinity }
+            for token in suppressedAtBegin where (0..<vocabulary).contains(token) { scores[token] = -.infinity }
         }
         var checkTimestampMass = false
         if timestamps {

@@ -181,6 +181,23 @@ public struct Tokenizer: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The tokens of symbols that are not speech (brackets, music notes, and the like), sorted:
+    /// what Whisper's configuration means by the suppress id `-1`. Defined as openai-whisper's
+    /// `Tokenizer.non_speech_tokens`: each symbol's single token, alone or after a space, and
+    /// the first token of the musical symbols, which may take several.
+    public var nonSpeechTokens: [Int] {
+        var symbols = "\"#()*+/:;<=>@[\\]^_`{|}~「」『』".map(String.init)
+        symbols += "<< >> <<< >>> -- --- -( -[ (' (\" (( )) ((( ))) [[ ]] {{ }} ♪♪ ♪♪♪".split(separator: " ").map(String.init)
+        let musical = "♩♪♫♬♭♮♯".map(String.init)
+        var result = Set([encode(" -").first, encode(" '").first].compactMap { $0 })
+        for symbol in symbols + musical {
+            for tokens in [encode(symbol), encode(" " + symbol)] {
+                if let first = tokens.first, tokens.count == 1 || musical.contains(symbol) { result.insert(first) }
+            }
+        }
+        return result.sorted()
+    }
+
     /// The raw vocabulary string of `id` (such as `"Ġhello"`, `"<|en|>"` or `"<|1.00|>"`),
     /// or nil if `id` is out of range.
     public func token(for id: Int) -> String? {

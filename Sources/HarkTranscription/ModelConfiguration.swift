@@ -22,12 +22,33 @@ struct ModelConfiguration: Sendable {
             var suppress_ids: [Int]?
             var suppress_ids_begin: [Int]?
         }
+        let raw: Raw
         do {
-            let raw = try JSONDecoder().decode(Raw.self, from: data)
-            suppressIDs = raw.suppress_ids ?? []
-            suppressIDsBegin = raw.suppress_ids_begin ?? []
+            raw = try JSONDecoder().decode(Raw.self, from: data)
         } catch {
             throw .badConfig(path: source, detail: "\(error)")
         }
+        suppressIDs = raw.suppress_ids ?? []
+        suppressIDsBegin = raw.suppress_ids_begin ?? []
+    }
+
+    /// Checks every token id against the model's vocabulary: `-1` (Whisper's "the default
+    /// set", see ``suppressed(nonSpeechTokens:)``) or an id below `vocabularySize`.
+    func check(vocabularySize: Int, source: String) throws(ModelError) {
+        for (key, ids) in [("suppress_ids", suppressIDs), ("suppress_ids_begin", suppressIDsBegin)] {
+            if let bad = ids.first(where: { $0 != Self.defaultSet && !(0..<vocabularySize).contains($0) }) {
+                throw .badConfig(path: source, detail: "\(key) holds token id \(bad), outside the model's \(vocabularySize) tokens")
+            }
+        }
+    }
+
+    /// The id that stands for the default set of non-speech tokens, as in Whisper's own
+    /// configuration (`suppress_tokens = "-1"`).
+    static let defaultSet = -1
+
+    /// The tokens never to produce, with `-1` replaced by `nonSpeechTokens`.
+    func suppressed(nonSpeechTokens: @autoclosure () -> [Int]) -> [Int] {
+        guard suppressIDs.contains(Self.defaultSet) else { return suppressIDs }
+        return suppressIDs.filter { $0 != Self.defaultSet } + nonSpeechTokens()
     }
 }

@@ -77,6 +77,8 @@ public final class Transcriber: Sendable {
                 }
                 model = try WhisperModel(at: location, computeType: computeType)
                 configuration = try ModelConfiguration(directory: location)
+                try configuration.check(vocabularySize: model.dimensions.vocabularySize,
+                                        source: location.appendingPathComponent("config.json").path)
             } else {
                 let file = try SafetensorsFile(path: location.path)
                 let metadata = file.metadata
@@ -86,6 +88,7 @@ public final class Transcriber: Sendable {
                     throw ModelError.badConfig(path: location.path, detail: "the file carries no config.json; make it again with hark quantize")
                 }
                 configuration = try ModelConfiguration(json: Data(json.utf8), source: location.path + " (config.json)")
+                try configuration.check(vocabularySize: model.dimensions.vocabularySize, source: location.path + " (config.json)")
             }
         } catch {
             throw .model(error)
@@ -218,10 +221,10 @@ public final class Transcriber: Sendable {
         }
         if options.withoutTimestamps { sotSequence.append(special.noTimestamps) }
 
-        let suppressed = Set(configuration.suppressIDs + [special.transcribe, special.translate, special.sot,
+        let suppressed = Set(configuration.suppressed(nonSpeechTokens: tokenizer.nonSpeechTokens) + [special.transcribe, special.translate, special.sot,
                                                           special.startOfPrev, special.startOfLM, special.noSpeech])
         let rules = LogitRules(special: special, suppressedTokens: suppressed.sorted(),
-                               suppressedAtBegin: options.suppressBlank ? configuration.suppressIDsBegin : [],
+                               suppressedAtBegin: options.suppressBlank ? configuration.suppressIDsBegin.filter { $0 >= 0 } : [],
                                timestamps: !options.withoutTimestamps,
                                maxInitialTimestampIndex: Int((options.maxInitialTimestamp / Self.secondsPerTimestamp).rounded()))
         let decoder = WindowDecoder(model: model, special: special, rules: rules)

@@ -68,6 +68,19 @@ final class DecodingRulesTests: XCTestCase {
         XCTAssertEqual(later[3], -.infinity)
     }
 
+    func testIdsOutsideTheVocabularyAreIgnoredNotWritten() {
+        // A guard behind the configuration check: an id outside the row never writes outside it.
+        var row = [Float](repeating: 0, count: vocabulary + 2)
+        let rules = LogitRules(special: special, suppressedTokens: [-1, -1_099_511_627_776, vocabulary, 5],
+                               suppressedAtBegin: [-2, vocabulary + 1], timestamps: false)
+        row.withUnsafeMutableBufferPointer { whole in
+            rules.apply(UnsafeMutableBufferPointer(rebasing: whole[1..<(vocabulary + 1)]), generated: [])
+        }
+        XCTAssertEqual(row[0], 0, "before the row")
+        XCTAssertEqual(row[vocabulary + 1], 0, "after the row")
+        XCTAssertEqual(row[1 + 5], -.infinity)
+    }
+
     func testCompressionRatioFlagsRepetition() {
         XCTAssertLessThan(compressionRatio("The quick brown fox jumps over the lazy dog."), 1.5)
         XCTAssertGreaterThan(compressionRatio(String(repeating: "thank you so much. ", count: 30)), 2.4)
