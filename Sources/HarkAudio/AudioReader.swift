@@ -35,6 +35,11 @@ public final class AudioReader {
     /// The sample rate of everything Hark hands to the feature extractor.
     public static let sampleRate = 16_000
 
+    /// The sample rates accepted from a file's header.
+    public static let sampleRates = 1_000...768_000
+    /// The channel counts accepted (libsndfile's own limit).
+    public static let channelCounts = 1...1024
+
     /// The path the reader was opened with.
     public let path: String
     /// The recording's original format.
@@ -62,8 +67,13 @@ public final class AudioReader {
         }
         sourceFormat = SourceFormat(sampleRate: source.sampleRate, channels: source.channels,
                                     frameCount: source.frameCount, formatName: source.formatName)
-        if source.channels < 1 || source.sampleRate < 1 {
-            throw .notAudio(path: path, detail: "\(source.channels) channels at \(source.sampleRate) Hz")
+        // A corrupt header can claim any rate: at 1 Hz a 52-KB file would stand for 7 hours
+        // of audio to resample. Real recordings lie well inside these bounds.
+        guard AudioReader.sampleRates.contains(source.sampleRate) else {
+            throw .notAudio(path: path, detail: "a sample rate of \(source.sampleRate) Hz, outside 1 kHz to 768 kHz; the header is probably corrupt")
+        }
+        guard AudioReader.channelCounts.contains(source.channels) else {
+            throw .notAudio(path: path, detail: "\(source.channels) channels; the header is probably corrupt")
         }
         resampler = source.sampleRate == AudioReader.sampleRate
             ? nil
@@ -75,7 +85,8 @@ public final class AudioReader {
     public func read(maxSamples: Int = 1 << 16) throws(AudioError) -> [Float] {
         precondition(maxSamples > 0, "maxSamples must be positive")
         while buffered.count < maxSamples && !sourceEnded {
-            let frames = try source.readFrames(max: 16_384)
+            // Frames of many channels are read fewer at a time, so a chunk stays under 1 MB.
+            let frames = try source.readFrames(max: min(16_384, max(256, (1 << 18) / source.channels)))
             if frames.isEmpty {
                 if framesRead == 0 { throw .noFrames(path: path) }
                 if let resampler { buffered.append(contentsOf: try resampler.finish()) }

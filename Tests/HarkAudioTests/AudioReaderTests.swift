@@ -45,6 +45,36 @@ final class AudioReaderTests: XCTestCase {
         }
     }
 
+    /// A 52-KB WAV whose header said 1 Hz stood for 7 hours of audio and took 3.3 GB; rates
+    /// outside 1 kHz to 768 kHz are refused before anything is decoded.
+    func testAbsurdSampleRatesAreRefused() throws {
+        let tone = WAVWriter.sine(frequency: 440, seconds: 1.6, sampleRate: 16_000)
+        for rate in [1, 8, 999, 768_001, 4_000_000] {
+            let file = path("rate-\(rate).wav")
+            try WAVWriter.write(tone, to: URL(fileURLWithPath: file), sampleRate: rate)
+            XCTAssertThrowsError(try AudioReader(path: file), "\(rate) Hz") { error in
+                guard case AudioError.notAudio(_, let detail) = error else { return XCTFail("\(rate) Hz: \(error)") }
+                XCTAssertTrue(detail.contains("\(rate) Hz"), detail)
+            }
+        }
+        for rate in [1_000, 768_000] {
+            let file = path("edge-\(rate).wav")
+            try WAVWriter.write(WAVWriter.sine(frequency: 200, seconds: 0.5, sampleRate: rate), to: URL(fileURLWithPath: file), sampleRate: rate)
+            XCTAssertEqual(Double(try AudioReader.decode(path: file).count), 8_000, accuracy: 40, "\(rate) Hz")
+        }
+    }
+
+    func testManyChannelsDecodeInBoundedChunks() throws {
+        let channels = 1000
+        let frames = 800
+        let interleaved = (0..<(frames * channels)).map { Float(($0 / channels) % 50) / 100 }
+        let file = path("many.wav")
+        try WAVWriter.write(interleaved, to: URL(fileURLWithPath: file), sampleRate: 16_000, channels: channels, encoding: .float32)
+        let samples = try AudioReader.decode(path: file)
+        XCTAssertEqual(samples.count, frames)
+        XCTAssertEqual(samples[49], 0.49, accuracy: 1e-5, "channels averaged")
+    }
+
     func testSourceFormatIsReported() throws {
         let reader = try AudioReader(path: TestSupport.sample("fox-8k-stereo-float.wav"))
         XCTAssertEqual(reader.sourceFormat.sampleRate, 8000)
