@@ -67,11 +67,9 @@ public struct OutputWriter: Sendable {
         var removed: [String] = []
         for target in targets {
             let folder = (target as NSString).deletingLastPathComponent
-            let prefix = "." + (target as NSString).lastPathComponent + "."
+            let targetName = (target as NSString).lastPathComponent
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
-            for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
-                let middle = name.dropFirst(prefix.count).dropLast(4)
-                guard UUID(uuidString: String(middle)) != nil else { continue }
+            for name in names where AtomicFile.isTemporary(name, for: targetName) {
                 let path = folder + "/" + name
                 if unlink(path) == 0 { removed.append(path) }
             }
