@@ -46,6 +46,11 @@ struct QuantizeCommand: ParsableCommand {
             throw CLIError.usage("\(model) is already an int8 file; quantize its source model directory")
         }
         let destination = URL(fileURLWithPath: output)
+        var isDirectory: ObjCBool = false
+        let folder = destination.deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CLIError.output(path: output, reason: "no folder \(folder)")
+        }
         if FileManager.default.fileExists(atPath: destination.path) && !overwrite {
             throw CLIError.output(path: output, reason: "it exists; pass --overwrite to replace it")
         }
@@ -56,8 +61,10 @@ struct QuantizeCommand: ParsableCommand {
         } catch {
             throw CLIError.modelNotFound("\(error)")
         }
-        let summary = try Int8ModelFile.write(quantizing: source, sourceSHA256: sha256,
-                                              plan: QuantizationPlan(keptInFloat: keepFloat), to: destination)
+        let summary = try Interruption.removingOnSignal(Safetensors.temporaryURL(for: destination).path) {
+            try Int8ModelFile.write(quantizing: source, sourceSHA256: sha256,
+                                    plan: QuantizationPlan(keptInFloat: keepFloat), to: destination)
+        }
         let share = 100 * Double(summary.fileBytes) / Double(max(summary.float32Bytes, 1))
         print(String(format: "wrote %@: %.1f MB, %.1f%% of the float32 weights (%.1f MB); %d matrices in int8, %d in float; %.1f s",
                      output, Double(summary.fileBytes) / 1e6, share, Double(summary.float32Bytes) / 1e6,

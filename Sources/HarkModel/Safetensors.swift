@@ -63,6 +63,12 @@ public enum Safetensors {
         var byteCount: Int { shape.reduce(1, *) * dataType.size }
     }
 
+    /// The file ``write(_:metadata:to:check:)`` writes first, beside `url`, in this process
+    /// (so that a program can remove it when interrupted).
+    public static func temporaryURL(for url: URL) -> URL {
+        url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).partial")
+    }
+
     /// Writes `tensors` and `metadata` to `url` atomically (a temporary file in the same folder,
     /// renamed over `url` only once complete and, if given, accepted by `check`, so an existing
     /// file is replaced only by a good one). Tensors whose size is a multiple of the alignment
@@ -94,11 +100,13 @@ public enum Safetensors {
         let unpadded = 8 + json.count
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (alignment - unpadded % alignment) % alignment))
 
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).partial")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary.path])
+        let temporary = temporaryURL(for: url)
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path,
+                                                           NSLocalizedDescriptionKey: String(cString: strerror(errno))])
         }
+        close(descriptor)
         var completed = false
         defer { if !completed { try? FileManager.default.removeItem(at: temporary) } }
         let handle = try FileHandle(forWritingTo: temporary)
