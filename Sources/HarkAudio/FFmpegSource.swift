@@ -66,7 +66,9 @@ final class FFmpegSource: FrameSource {
             process.waitUntilExit()
             if process.terminationStatus != 0 {
                 let log = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
-                let reason = log.split(separator: "\n").last.map(String.init) ?? "ffmpeg exited with status \(process.terminationStatus)"
+                // ffmpeg names the input itself ("PATH: Invalid data…"); the error already does.
+                let reason = log.split(separator: "\n").last.map { String($0.hasPrefix(path + ": ") ? $0.dropFirst(path.count + 2) : $0) }
+                    ?? "ffmpeg exited with status \(process.terminationStatus)"
                 throw .notAudio(path: path, detail: "ffmpeg: \(reason)")
             }
         }

@@ -18,8 +18,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "CPU threads for the model.") var threads: Int?
 
     func validate() throws {
-        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
-        guard beamSize >= 1 else { throw ValidationError("--beam-size must be at least 1") }
+        try OptionBounds.check(runs, in: 1...100, option: "--runs")
+        try OptionBounds.check(beamSize, in: OptionBounds.hypotheses, option: "--beam-size")
+        if let threads { try OptionBounds.check(threads, in: OptionBounds.threads, option: "--threads") }
         guard ComputeType(rawValue: computeType) != nil else { throw ValidationError("--compute-type must be int8 or float32") }
     }
 

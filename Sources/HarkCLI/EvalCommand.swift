@@ -80,9 +80,9 @@ struct EvalCommand: ParsableCommand {
         }
         _ = try computeTypes()
         _ = try models()
-        guard beamSize >= 1 else { throw ValidationError("--beam-size must be at least 1") }
+        try OptionBounds.check(beamSize, in: OptionBounds.hypotheses, option: "--beam-size")
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let threads { try OptionBounds.check(threads, in: OptionBounds.threads, option: "--threads") }
         _ = try textNormalizer()
     }
 

@@ -16,8 +16,28 @@ public struct Hark: ParsableCommand {
 
     public init() {}
 
+    /// An argument before `--` such as `-dash.wav`, an audio file's name (or an existing
+    /// file) that starts with a single '-': the parser would take it for the short flags
+    /// `-d -a -s -h …`, and `-h` prints the help and exits 0.
+    static func fileNameParsedAsFlags(_ arguments: [String]) -> String? {
+        for argument in arguments {
+            if argument == "--" { return nil }
+            guard argument.hasPrefix("-"), !argument.hasPrefix("--"), argument.count > 2,
+                  !argument.contains(where: \.isWhitespace), Double(argument) == nil else { continue }
+            let fileExtension = (argument as NSString).pathExtension.lowercased()
+            if InputList.audioExtensions.contains(fileExtension) || FileManager.default.fileExists(atPath: argument) {
+                return argument
+            }
+        }
+        return nil
+    }
+
     /// Runs the command line, mapping usage errors to exit status 2.
     public static func main(arguments: [String]) -> Never {
+        if let name = fileNameParsedAsFlags(arguments) {
+            FileHandle.standardError.write(Data("hark: '\(name)' would be read as options; write a file name that starts with '-' as ./\(name), or put it after --\n".utf8))
+            Foundation.exit(2)
+        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

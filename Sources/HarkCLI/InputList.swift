@@ -7,11 +7,14 @@ struct Input {
     let path: String
     /// How it is named in messages.
     let displayName: String
-    /// The output file name without extension.
+    /// The output file's path below the output folder, without extension: the file's name,
+    /// or its path relative to the folder given with `--recursive` (so that `a/one.wav` and
+    /// `c/one.wav` do not write the same outputs).
     let stem: String
 }
 
-/// The inputs named on the command line: files, folders (with `--recursive`) and `-`.
+/// The inputs named on the command line: files, folders (with `--recursive`), `-` for standard
+/// input, and pipes (such as `<(command)`).
 struct InputList {
     private(set) var files: [Input] = []
     /// Inputs that cannot be used, as messages.
@@ -20,14 +23,30 @@ struct InputList {
     static let audioExtensions: Set<String> = ["wav", "wave", "flac", "ogg", "oga", "opus", "mp3", "aif", "aiff",
                                                "m4a", "mp4", "aac", "webm", "mkv", "mov", "3gp", "amr", "wma", "caf"]
 
+    /// The name `-` takes in output file names.
+    static let standardInputStem = "stdin"
+
     init(arguments: [String], recursive: Bool) throws {
         for argument in arguments {
             if argument == "-" {
-                files.append(Input(path: try InputList.spoolStandardInput(), displayName: "-", stem: "stdin"))
+                let spool = try Spool.copy(descriptor: STDIN_FILENO, name: "standard input")
+                guard spool.bytes > 0 else {
+                    problems.append("-: standard input is empty")
+                    continue
+                }
+                files.append(Input(path: spool.path, displayName: "-", stem: InputList.standardInputStem))
                 continue
             }
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue {
+            var status = stat()
+            guard stat(argument, &status) == 0 else {
+                // Said before the model loads, instead of after.
+                problems.append("\(argument): \(errno == ENOENT ? "no such file" : String(cString: strerror(errno)))")
+                continue
+            }
+            let url = URL(fileURLWithPath: argument)
+            let stem = url.deletingPathExtension().lastPathComponent
+            switch status.st_mode & S_IFMT {
+            case S_IFDIR:
                 guard recursive else {
                     problems.append("\(argument): is a folder; pass --recursive to transcribe the audio files in it")
                     continue
@@ -35,11 +54,38 @@ struct InputList {
                 let found = InputList.audioFiles(under: argument)
                 if found.isEmpty { problems.append("\(argument): no audio files found") }
                 files += found
-            } else {
-                let url = URL(fileURLWithPath: argument)
-                files.append(Input(path: argument, displayName: argument, stem: url.deletingPathExtension().lastPathComponent))
+            case S_IFIFO, S_IFCHR:
+                // A pipe can be read once only, and the decoder may read a file twice.
+                let descriptor = open(argument, O_RDONLY | O_CLOEXEC)
+                guard descriptor >= 0 else {
+                    problems.append("\(argument): \(String(cString: strerror(errno)))")
+                    continue
+                }
+                defer { close(descriptor) }
+                let spool = try Spool.copy(descriptor: descriptor, name: argument)
+                guard spool.bytes > 0 else {
+                    problems.append("\(argument): nothing came through the pipe")
+                    continue
+                }
+                files.append(Input(path: spool.path, displayName: argument, stem: stem))
+            default:
+                files.append(Input(path: argument, displayName: argument, stem: stem))
             }
         }
+    }
+
+    /// Pairs of inputs that would write the same output files, as messages.
+    var outputClashes: [String] {
+        var first: [String: Input] = [:]
+        var clashes: [String] = []
+        for input in files {
+            if let earlier = first[input.stem] {
+                clashes.append("\(earlier.displayName) and \(input.displayName) would write the same outputs (\(input.stem).*)")
+            } else {
+                first[input.stem] = input
+            }
+        }
+        return clashes
     }
 
     private static func audioFiles(under folder: String) -> [Input] {
@@ -49,20 +95,51 @@ struct InputList {
             let url = URL(fileURLWithPath: folder).appendingPathComponent(relative)
             let name = url.lastPathComponent
             guard !name.hasPrefix("."), audioExtensions.contains(url.pathExtension.lowercased()) else { continue }
-            inputs.append(Input(path: url.path, displayName: url.path, stem: url.deletingPathExtension().lastPathComponent))
+            let stem = (relative as NSString).deletingPathExtension
+            inputs.append(Input(path: url.path, displayName: url.path, stem: stem))
         }
         return inputs.sorted { $0.path < $1.path }
     }
+}
 
-    /// Copies standard input to a temporary file (the decoder reads files twice).
-    private static func spoolStandardInput() throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("hark-stdin-\(getpid())")
-        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: url)
-        defer { try? handle.close() }
-        while let chunk = try FileHandle.standardInput.read(upToCount: 1 << 20), !chunk.isEmpty {
-            try handle.write(contentsOf: chunk)
+/// Audio that arrives through a pipe, copied to a file that has no name: created private
+/// (0600, `mkstemp`) and unlinked at once, so no other user can read, replace or redirect
+/// it, and the kernel frees it however the process ends (Ctrl-C and kill -9 included). It
+/// is read through `/proc/PID/fd/N`, which the `ffmpeg` child can open too.
+enum Spool {
+    /// Copies everything `source` gives until its end; returns the path to read the copy
+    /// from and its size.
+    static func copy(descriptor source: Int32, name: String) throws -> (path: String, bytes: Int) {
+        let directory = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array((directory + "/hark-spool-XXXXXX").utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
+        guard descriptor >= 0 else {
+            throw CLIError.output(path: directory, reason: "cannot hold \(name): \(String(cString: strerror(errno)))")
         }
-        return url.path
+        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        _ = template.withUnsafeBufferPointer { buffer in buffer.baseAddress.map { unlink($0) } }
+        // The descriptor stays open for the life of the process: it is the file.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var total = 0
+        while true {
+            let count = read(source, buffer.baseAddress, buffer.count)
+            if count == 0 { break }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw CLIError.usage("\(name): cannot be read (\(String(cString: strerror(errno))))")
+            }
+            var offset = 0
+            while offset < count {
+                let written = write(descriptor, buffer.baseAddress.map { $0 + offset }, count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else {
+                    throw CLIError.output(path: directory, reason: "cannot hold \(name): \(String(cString: strerror(errno)))")
+                }
+                offset += written
+            }
+            total += count
+        }
+        return ("/proc/\(getpid())/fd/\(descriptor)", total)
     }
 }

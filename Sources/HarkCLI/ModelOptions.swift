@@ -18,16 +18,16 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Spoken language code, e.g. en, de; detected when omitted (multilingual models).")
     var language: String?
 
-    @Option(name: .long, help: "Beam width at temperature 0 (1 = greedy, faster).")
+    @Option(name: .long, help: "Beam width at temperature 0, 1 to 32 (1 = greedy, faster).")
     var beamSize = 5
 
-    @Option(name: .long, help: "CPU threads for the model (default: all cores; for watch, the cores divided by --jobs).")
+    @Option(name: .long, help: "CPU threads for the model, 1 to 16 (default: all cores; for watch, the cores divided by --jobs).")
     var threads: Int?
 
     func validate() throws {
         guard ComputeType(rawValue: computeType) != nil else { throw ValidationError("--compute-type must be int8 or float32") }
-        guard beamSize >= 1 else { throw ValidationError("--beam-size must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try OptionBounds.check(beamSize, in: OptionBounds.hypotheses, option: "--beam-size")
+        if let threads { try OptionBounds.check(threads, in: OptionBounds.threads, option: "--threads") }
     }
 
     /// The compute type asked for (validated).

@@ -22,10 +22,10 @@ struct TranscribeCommand: ParsableCommand {
     @Option(name: .long, help: "transcribe, or translate to English (multilingual models).")
     var task = "transcribe"
 
-    @Option(name: .long, help: "Samples per window when falling back to temperatures above 0.")
+    @Option(name: .long, help: "Samples per window when falling back to temperatures above 0, 1 to 32.")
     var bestOf = 5
 
-    @Option(name: .long, help: "Temperatures to try in turn, comma-separated (e.g. 0 for no fallback).")
+    @Option(name: .long, help: "Temperatures from 0 to 2 to try in turn, comma-separated (e.g. 0 for no fallback).")
     var temperature = "0,0.2,0.4,0.6,0.8,1.0"
 
     @Option(name: .long, help: "Text that primes the model: names, spellings, style.")
@@ -60,29 +60,21 @@ struct TranscribeCommand: ParsableCommand {
 
     func validate() throws {
         if overwrite && skipExisting { throw ValidationError("--overwrite and --skip-existing exclude each other") }
+        if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("'-' (standard input) can be given only once") }
         guard TranscriptionTask(rawValue: task) != nil else { throw ValidationError("--task must be transcribe or translate") }
-        guard bestOf >= 1 else { throw ValidationError("--best-of must be at least 1") }
+        try OptionBounds.check(bestOf, in: OptionBounds.hypotheses, option: "--best-of")
         _ = try formats()
         _ = try temperatures()
     }
 
-    func formats() throws -> [TranscriptFormat] {
-        var result: [TranscriptFormat] = []
-        for name in format.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
-            if name == "all" { return TranscriptFormat.allCases }
-            guard let format = TranscriptFormat(rawValue: name) else {
-                throw ValidationError("unknown format '\(name)'; choose from txt, srt, vtt, json, tsv, all")
-            }
-            if !result.contains(format) { result.append(format) }
-        }
-        if result.isEmpty { throw ValidationError("--format is empty") }
-        return result
-    }
+    func formats() throws -> [TranscriptFormat] { try TranscriptFormat.parseList(format) }
 
     func temperatures() throws -> [Double] {
-        let values = temperature.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ ($0 ?? -1) >= 0 }) else {
-            throw ValidationError("--temperature takes non-negative numbers separated by commas")
+        let values = temperature.split(separator: ",", omittingEmptySubsequences: false)
+            .map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        let range = OptionBounds.temperature
+        guard !values.isEmpty, values.count <= 20, values.allSatisfy({ $0.map { $0.isFinite && range.contains($0) } ?? false }) else {
+            throw ValidationError("--temperature takes up to 20 numbers from \(Int(range.lowerBound)) to \(Int(range.upperBound)), separated by commas (got '\(temperature)')")
         }
         return values.compactMap { $0 }
     }
@@ -105,6 +97,13 @@ struct TranscribeCommand: ParsableCommand {
         let formats = try formats()
         let options = try options()
         let inputs = try InputList(arguments: files, recursive: recursive)
+        // What is wrong with the inputs is said before the model loads.
+        for problem in inputs.problems { console.error(problem) }
+        if outputDir != nil, !inputs.outputClashes.isEmpty {
+            for clash in inputs.outputClashes { console.error(clash + "; transcribe them into separate folders") }
+            throw ExitCode(2)
+        }
+        if inputs.files.isEmpty { throw ExitCode(1) }
         if let threads = modelOptions.threads { ComputeThreads.set(threads) }
 
         let transcriber: Transcriber
@@ -121,7 +120,6 @@ struct TranscribeCommand: ParsableCommand {
 
         Interruption.install()
         var failures = inputs.problems.count
-        for problem in inputs.problems { console.error(problem) }
         var audioSeconds = 0.0
         for (index, input) in inputs.files.enumerated() {
             do {
@@ -137,7 +135,7 @@ struct TranscribeCommand: ParsableCommand {
                 throw ExitCode(1)
             } catch {
                 failures += 1
-                console.error("\(input.displayName): \(error)")
+                console.error(Self.message(for: error, input: input))
             }
         }
         let wall = Date().timeIntervalSince(started)
@@ -145,6 +143,13 @@ struct TranscribeCommand: ParsableCommand {
                               inputs.files.count, inputs.files.count == 1 ? "" : "s", audioSeconds, wall,
                               wall > 0 ? audioSeconds / wall : 0, failures > 0 ? ", \(failures) failed" : ""))
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// One line for a file that failed: its name once, even when the error names it (by the
+    /// path it was read from, which for standard input is a spool's).
+    static func message(for error: Error, input: Input) -> String {
+        let text = "\(error)".replacingOccurrences(of: input.path, with: input.displayName)
+        return text.hasPrefix(input.displayName + ":") ? text : "\(input.displayName): \(text)"
     }
 
     /// Transcribes one input; returns its duration in seconds.
@@ -159,7 +164,15 @@ struct TranscribeCommand: ParsableCommand {
                 throw CLIError.output(path: outputDir, reason: error.localizedDescription)
             }
             targets = formats.map { ($0, directory.appendingPathComponent("\(input.stem).\($0.fileExtension)")) }
-            let existing = targets.filter { FileManager.default.fileExists(atPath: $0.1.path) }
+            if let folder = targets.first?.1.deletingLastPathComponent(), folder.path != directory.path {
+                do {
+                    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                } catch {
+                    throw CLIError.output(path: folder.path, reason: error.localizedDescription)
+                }
+            }
+            // lstat: a symbolic link, even a dangling one, is an existing output.
+            let existing = targets.filter { var status = stat(); return lstat($0.1.path, &status) == 0 }
             if skipExisting && existing.count == targets.count {
                 console.status("\(input.displayName): skipped, outputs exist")
                 return 0
@@ -185,15 +198,37 @@ struct TranscribeCommand: ParsableCommand {
             let rendered = formats.map { $0.render(transcript, model: modelOptions.model, computeType: modelOptions.computeType) }
             print(rendered.joined(separator: "\n"), terminator: "")
         } else {
-            for (format, url) in targets {
-                try AtomicFile.write(format.render(transcript, model: modelOptions.model, computeType: modelOptions.computeType), to: url)
-            }
+            // All the formats or none; without --overwrite an output that appeared meanwhile
+            // (another run writing to the same folder) is kept, not replaced.
+            try AtomicFile.write(targets.map { (format, url) in
+                (format.render(transcript, model: modelOptions.model, computeType: modelOptions.computeType), url)
+            }, replacing: overwrite)
         }
         return transcript.duration
     }
 }
 
 extension TranscriptFormat {
+    /// The formats of a `--format` value: names separated by commas, `all` for every format.
+    /// Every name is checked, `all` included among others.
+    static func parseList(_ text: String) throws -> [TranscriptFormat] {
+        var result: [TranscriptFormat] = []
+        var all = false
+        for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
+            if name == "all" {
+                all = true
+                continue
+            }
+            guard let format = TranscriptFormat(rawValue: name) else {
+                throw ValidationError("unknown format '\(name)'; choose from txt, srt, vtt, json, tsv, all")
+            }
+            if !result.contains(format) { result.append(format) }
+        }
+        if all { return TranscriptFormat.allCases }
+        if result.isEmpty { throw ValidationError("--format is empty") }
+        return result
+    }
+
     /// `MM:SS.mmm` (or `H:MM:SS.mmm`) for progress lines.
     static func clockString(_ seconds: Double) -> String {
         let clock = TranscriptFormat.clock(seconds, comma: false)

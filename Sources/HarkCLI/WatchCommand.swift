@@ -128,18 +128,7 @@ struct WatchRunCommand: ParsableCommand {
             .filter { !$0.isEmpty }
     }
 
-    static func parseFormats(_ text: String) throws -> [TranscriptFormat] {
-        var result: [TranscriptFormat] = []
-        for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
-            if name == "all" { return TranscriptFormat.allCases }
-            guard let format = TranscriptFormat(rawValue: name) else {
-                throw ValidationError("unknown format '\(name)'; choose from txt, srt, vtt, json, tsv, all")
-            }
-            if !result.contains(format) { result.append(format) }
-        }
-        if result.isEmpty { throw ValidationError("--format is empty") }
-        return result
-    }
+    static func parseFormats(_ text: String) throws -> [TranscriptFormat] { try TranscriptFormat.parseList(text) }
 
     func watchConfiguration(folder url: URL) throws -> WatchConfiguration {
         var configuration = WatchConfiguration(folder: url)

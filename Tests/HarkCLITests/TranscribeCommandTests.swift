@@ -10,18 +10,7 @@ final class TranscribeCommandTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
     /// The `hark` executable built beside the test bundle.
-    private var hark: String {
-        get throws {
-            let candidates = [Bundle.main.bundleURL.deletingLastPathComponent(),
-                              URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-                              Bundle(for: TranscribeCommandTests.self).bundleURL.deletingLastPathComponent()]
-            for directory in candidates {
-                let path = directory.appendingPathComponent("hark").path
-                if FileManager.default.isExecutableFile(atPath: path) { return path }
-            }
-            throw XCTSkip("the hark executable was not built next to the tests; run Scripts/test")
-        }
-    }
+    private var hark: String { get throws { try TestSupport.harkExecutable() } }
 
     private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         var environment = ProcessInfo.processInfo.environment

@@ -46,6 +46,18 @@ public enum TestSupport {
         return directory
     }
 
+    /// The `hark` executable built beside the test bundle (Scripts/test builds it); an error,
+    /// not a skip, when it is missing.
+    public static func harkExecutable() throws -> String {
+        let candidates = [Bundle.main.bundleURL.deletingLastPathComponent(),
+                          URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+        for directory in candidates {
+            let path = directory.appendingPathComponent("hark").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw MissingExecutable(searched: candidates.map(\.path))
+    }
+
     /// A fresh temporary directory, removed by the caller's teardown if it wishes.
     public static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("hark-test-\(UUID().uuidString)")
@@ -81,6 +93,12 @@ public enum TestSupport {
                 (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
                 (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }
+}
+
+/// The `hark` executable was not built next to the tests.
+public struct MissingExecutable: Error, CustomStringConvertible {
+    public let searched: [String]
+    public var description: String { "no hark executable in \(searched.joined(separator: " or ")): run Scripts/test" }
 }
 
 /// A model the tests need is not installed.

@@ -1,0 +1,34 @@
+import ArgumentParser
+import HarkModel
+
+/// The ranges numeric options must lie in, so that a typo or an absurd value is a usage error
+/// (exit 2) before anything runs, never a crash or a memory bomb.
+enum OptionBounds {
+    /// Beam width and samples per window: each hypothesis keeps its own cache of the
+    /// decoder's keys and values (11 MB at base's full context), so 32 bounds one window's
+    /// memory to a few hundred MB.
+    static let hypotheses = 1...32
+    /// Compute threads: the pool's size.
+    static let threads = 1...ComputeThreads.maximum
+    /// A sampling temperature (openai-whisper's fallback goes up to 1).
+    static let temperature = 0.0...2.0
+
+    /// Throws a usage error unless `value` lies in `range`.
+    static func check(_ value: Int, in range: ClosedRange<Int>, option: String) throws {
+        guard range.contains(value) else {
+            throw ValidationError("\(option) must be from \(range.lowerBound) to \(range.upperBound) (got \(value))")
+        }
+    }
+
+    /// Throws a usage error unless `value` is a finite number in `range`.
+    static func check(_ value: Double, in range: ClosedRange<Double>, option: String) throws {
+        guard value.isFinite, range.contains(value) else {
+            throw ValidationError("\(option) must be a number from \(range.lowerBound.formatted) to \(range.upperBound.formatted) (got \(value))")
+        }
+    }
+}
+
+private extension Double {
+    /// `2` rather than `2.0`, for messages.
+    var formatted: String { self == rounded() && abs(self) < 1e15 ? String(Int(self)) : String(self) }
+}
