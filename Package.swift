@@ -19,6 +19,8 @@ let package = Package(
         // C libraries from Debian, through pkg-config.
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile",
                        providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CMpg123", pkgConfig: "libmpg123",
+                       providers: [.apt(["libmpg123-dev"])]),
         .systemLibrary(name: "CFFTW3", pkgConfig: "fftw3f",
                        providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr",
@@ -31,7 +33,7 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O3"])]),
 
         // Pipeline stages.
-        .target(name: "HarkAudio", dependencies: ["CSndFile", "CSoxr"]),
+        .target(name: "HarkAudio", dependencies: ["CSndFile", "CMpg123", "CSoxr"]),
         .target(name: "HarkFeatures", dependencies: ["CFFTW3", "HarkAudio"]),
         .target(name: "HarkTokenizer"),
         .target(name: "HarkKernels", dependencies: ["CHarkKernels"]),

@@ -59,11 +59,15 @@ public final class AudioReader {
     public init(path: String, allowFFmpeg: Bool = true) throws(AudioError) {
         self.path = path
         try AudioReader.checkReadable(path)
-        switch SndFileSource.open(path: path) {
-        case .success(let source):
-            self.source = source
-        case .failure(let refusal):
-            source = try AudioReader.openWithFFmpeg(path: path, refusal: refusal, allowed: allowFFmpeg)
+        if Mpg123Source.recognises(head: AudioReader.head(of: path)), case .success(let mpeg) = Mpg123Source.open(path: path) {
+            source = mpeg
+        } else {
+            switch SndFileSource.open(path: path) {
+            case .success(let source):
+                self.source = source
+            case .failure(let refusal):
+                source = try AudioReader.openWithFFmpeg(path: path, refusal: refusal, allowed: allowFFmpeg)
+            }
         }
         sourceFormat = SourceFormat(sampleRate: source.sampleRate, channels: source.channels,
                                     frameCount: source.frameCount, formatName: source.formatName)
@@ -150,6 +154,13 @@ public final class AudioReader {
         if size == 0 { throw .emptyFile(path: path) }
     }
 
+    /// The first bytes of a file (fewer when it is shorter or unreadable).
+    private static func head(of path: String) -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? handle.close() }
+        return [UInt8]((try? handle.read(upToCount: 12)) ?? Data())
+    }
+
     /// Containers that only ffmpeg decodes, by file extension or leading bytes.
     private static func ffmpegOnlyFormat(path: String) -> String? {
         let ext = (path as NSString).pathExtension.lowercased()
@@ -157,9 +168,7 @@ public final class AudioReader {
                            "webm": "WebM", "mkv": "Matroska", "mov": "QuickTime", "3gp": "3GP",
                            "amr": "AMR", "wma": "WMA", "caf": "CAF"]
         if let name = byExtension[ext] { return name }
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        let head = [UInt8]((try? handle.read(upToCount: 12)) ?? Data())
+        let head = head(of: path)
         if head.count >= 8 && Array(head[4..<8]) == Array("ftyp".utf8) { return "MP4/M4A" }
         if head.starts(with: [0x1A, 0x45, 0xDF, 0xA3]) { return "WebM/Matroska" }
         if head.starts(with: Array("#!AMR".utf8)) { return "AMR" }

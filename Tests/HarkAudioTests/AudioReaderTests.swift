@@ -75,6 +75,63 @@ final class AudioReaderTests: XCTestCase {
         XCTAssertEqual(samples[49], 0.49, accuracy: 1e-5, "channels averaged")
     }
 
+    /// MPEG audio is decoded by libmpg123 directly, to the very samples libsndfile gives, but
+    /// without libmpg123's messages on standard error.
+    func testMP3DecodesAsLibsndfileDoesAndQuietly() throws {
+        let source = TestSupport.sample("shopping-48k.flac")
+        let variants: [(String, [String])] = [
+            ("mono-22k.mp3", ["-ac", "1", "-ar", "22050"]),
+            ("stereo-44k.mp3", ["-ac", "2", "-ar", "44100"]),
+            ("tagged.mp3", ["-ac", "1", "-metadata", "title=A voice note", "-id3v2_version", "3"]),
+            ("layer2.mp2", ["-ac", "1", "-c:a", "mp2"]),
+        ]
+        for (name, options) in variants {
+            let file = path(name)
+            let made = try TestSupport.run("/usr/bin/ffmpeg", ["-loglevel", "error", "-i", source] + options + [file])
+            XCTAssertEqual(made.status, 0, made.stderr)
+            let reader = try AudioReader(path: file)
+            XCTAssertTrue(reader.sourceFormat.formatName.hasPrefix("MPEG"), reader.sourceFormat.formatName)
+            guard case .success(let sndfile) = SndFileSource.open(path: file),
+                  case .success(let mpg123) = Mpg123Source.open(path: file) else { return XCTFail("\(name) opens") }
+            XCTAssertEqual(mpg123.sampleRate, sndfile.sampleRate, name)
+            XCTAssertEqual(mpg123.channels, sndfile.channels, name)
+            XCTAssertEqual(mpg123.frameCount, sndfile.frameCount, name)
+            var frames = 0
+            while true {
+                let (a, b) = (try mpg123.readFrames(max: 4096), try sndfile.readFrames(max: 4096))
+                XCTAssertEqual(a, b, "\(name): frames from \(frames)")
+                if a.isEmpty || a != b { break }
+                frames += a.count
+            }
+            XCTAssertGreaterThan(frames, 0, name)
+        }
+
+        // A damaged stream: libmpg123 printed "error: dequantization failed!" lines and the
+        // like on standard error, past --quiet and into JSON logs.
+        var damaged = try Data(contentsOf: URL(fileURLWithPath: path("mono-22k.mp3")))
+        for offset in stride(from: 400, to: damaged.count, by: 53) { damaged[offset] ^= 0x33 }
+        let file = path("damaged.mp3")
+        try damaged.write(to: URL(fileURLWithPath: file))
+        func standardError(of body: () -> Void) throws -> String {
+            let saved = dup(STDERR_FILENO)
+            let capture = path("stderr-\(UUID().uuidString).txt")
+            let descriptor = open(capture, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            dup2(descriptor, STDERR_FILENO)
+            body()
+            fflush(nil)
+            dup2(saved, STDERR_FILENO)
+            close(descriptor)
+            close(saved)
+            return try String(contentsOfFile: capture, encoding: .utf8)
+        }
+        let throughLibsndfile = try standardError {
+            guard case .success(let source) = SndFileSource.open(path: file) else { return }
+            while let frames = try? source.readFrames(max: 4096), !frames.isEmpty {}
+        }
+        XCTAssertFalse(throughLibsndfile.isEmpty, "the damage makes libmpg123 speak through libsndfile")
+        XCTAssertEqual(try standardError { _ = try? AudioReader.decode(path: file) }, "")
+    }
+
     func testSourceFormatIsReported() throws {
         let reader = try AudioReader(path: TestSupport.sample("fox-8k-stereo-float.wav"))
         XCTAssertEqual(reader.sourceFormat.sampleRate, 8000)
