@@ -105,6 +105,13 @@ final class HardeningTests: XCTestCase {
         var status = stat()
         XCTAssertEqual(stat(String(held.split(separator: " ")[0]), &status), 0)
         XCTAssertEqual(status.st_mode & 0o777, 0o600, "readable by its owner only")
+        if getuid() == 0 {
+            // Another local user tries to read the audio through the only way to it.
+            let intruder = try TestSupport.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
+                                                                    "/bin/cat", String(held.split(separator: " ")[0])])
+            XCTAssertNotEqual(intruder.status, 0, "another user cannot read the spool")
+            XCTAssertEqual(intruder.stdout, "")
+        }
         try input.fileHandleForWriting.write(contentsOf: audio.dropFirst(audio.count / 2))
         try input.fileHandleForWriting.close()
         process.waitUntilExit()
