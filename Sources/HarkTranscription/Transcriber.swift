@@ -314,10 +314,11 @@ public final class Transcriber: Sendable {
             var newSegments: [Segment] = []
             for piece in pieces {
                 let text = tokenizer.decode(piece.tokens)
-                if piece.start == piece.end || text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { continue }
+                guard let times = Self.segmentTimes(start: piece.start, end: piece.end, duration: duration),
+                      !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { continue }
                 allTokens += piece.tokens
-                newSegments.append(Segment(id: segments.count + newSegments.count, seek: windowSeek, start: piece.start,
-                                           end: min(piece.end, max(duration, piece.start)), text: text,
+                newSegments.append(Segment(id: segments.count + newSegments.count, seek: windowSeek, start: times.start,
+                                           end: times.end, text: text,
                                            tokens: piece.tokens, temperature: decoded.temperature,
                                            avgLogprob: decoded.averageLogProb, compressionRatio: decoded.compressionRatio,
                                            noSpeechProb: decoded.result.noSpeechProbability))
@@ -333,6 +334,15 @@ public final class Transcriber: Sendable {
                                     segments: segments)
         transcript.statistics = statistics
         return transcript
+    }
+
+    /// A segment's times within a recording of `duration` seconds: the end clamped to the
+    /// recording's, and nil when nothing of the segment is left (it had no length, or it
+    /// starts at or after the end: the window's padding, past the audio). Clamping first and
+    /// filtering after is what keeps every subtitle cue of positive length.
+    static func segmentTimes(start: Double, end: Double, duration: Double) -> (start: Double, end: Double)? {
+        let clamped = min(end, duration)
+        return clamped > start ? (start, clamped) : nil
     }
 
     /// The loudest log10-mel value of a window's first `frames` frames, undoing the
