@@ -63,10 +63,19 @@ final class ProgressLine: @unchecked Sendable {
         draw()
     }
 
+    /// Prints `line` (a status line such as a segment with `--verbose`) on a line of its own
+    /// above the progress display, which the next redraw puts back.
+    func above(_ line: String) {
+        state.withLock { state in
+            if state.drawn && !state.finished { console.write("\r\u{1B}[K") }
+            console.status(line)
+        }
+    }
+
     private func draw() {
         guard console.isTerminal, !console.quiet else { return }
-        let line: String? = state.withLock { state in
-            guard !state.finished, state.duration > 0 else { return nil }
+        state.withLock { state in
+            guard !state.finished, state.duration > 0 else { return }
             let now = Date()
             let elapsed = now.timeIntervalSince(started)
             let rate = state.fraction > 0 ? state.fraction / max(state.updated.timeIntervalSince(started), 1e-3) : 0
@@ -74,10 +83,10 @@ final class ProgressLine: @unchecked Sendable {
             let estimate = min(state.fraction + rate * now.timeIntervalSince(state.updated), state.fraction + window, 1)
             let remaining = rate > 0 ? (1 - estimate) / rate : 0
             state.drawn = true
-            return String(format: "\r%@: %3.0f%% of %@, %@ elapsed, about %@ left ", name, estimate * 100,
-                          Self.clock(state.duration), Self.clock(elapsed), rate > 0 ? Self.clock(remaining) : "?")
+            // Written under the lock, so that a line printed `above` never lands inside it.
+            console.write(String(format: "\r%@: %3.0f%% of %@, %@ elapsed, about %@ left \u{1B}[K", name, estimate * 100,
+                                 Self.clock(state.duration), Self.clock(elapsed), rate > 0 ? Self.clock(remaining) : "?"))
         }
-        if let line { console.write(line + "\u{1B}[K") }
     }
 
     /// `M:SS` or `H:MM:SS`.

@@ -14,7 +14,7 @@ struct TranscribeCommand: ParsableCommand {
             Exit status: 0 when every file was transcribed, 1 when any failed, 2 for usage errors.
             """)
 
-    @Argument(help: "Audio files or, with --recursive, folders. '-' reads audio from standard input.")
+    @Argument(help: "Audio files or, with --recursive, folders. '-' reads audio from standard input (its outputs are named stdin.*).")
     var files: [String]
 
     @OptionGroup var modelOptions: ModelOptions
@@ -37,16 +37,16 @@ struct TranscribeCommand: ParsableCommand {
     @Flag(name: .long, inversion: .prefixedNo, help: "Use each window's text as the prompt of the next.")
     var conditionOnPreviousText = true
 
-    @Option(name: [.short, .long], help: "Output formats: txt, srt, vtt, json, tsv or all; comma-separated.")
+    @Option(name: [.short, .long], help: "Output formats: txt, srt, vtt, json, tsv or all; comma-separated (several need --output-dir).")
     var format = "txt"
 
-    @Option(name: [.short, .long], help: "Write DIR/<name>.<format> files instead of printing.")
+    @Option(name: [.short, .long], help: "Write DIR/<name>.<format> files instead of printing (with --recursive, the folders' tree below DIR).")
     var outputDir: String?
 
-    @Flag(name: .long, help: "Replace output files that already exist.")
+    @Flag(name: .long, help: "Replace output files that already exist in --output-dir.")
     var overwrite = false
 
-    @Flag(name: .long, help: "Skip inputs whose output files all exist.")
+    @Flag(name: .long, help: "Skip inputs whose output files all exist in --output-dir.")
     var skipExisting = false
 
     @Flag(name: .long, help: "Descend into folders given as inputs.")
@@ -61,6 +61,15 @@ struct TranscribeCommand: ParsableCommand {
     func validate() throws {
         if overwrite && skipExisting { throw ValidationError("--overwrite and --skip-existing exclude each other") }
         if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("'-' (standard input) can be given only once") }
+        if quiet && verbose { throw ValidationError("--quiet and --verbose exclude each other") }
+        if outputDir == nil {
+            if overwrite || skipExisting {
+                throw ValidationError("--\(overwrite ? "overwrite" : "skip-existing") is about files in --output-dir; give one")
+            }
+            if try formats().count > 1 {
+                throw ValidationError("standard output takes one format; write several with --output-dir")
+            }
+        }
         guard TranscriptionTask(rawValue: task) != nil else { throw ValidationError("--task must be transcribe or translate") }
         try OptionBounds.check(bestOf, in: OptionBounds.hypotheses, option: "--best-of")
         _ = try formats()
@@ -121,11 +130,17 @@ struct TranscribeCommand: ParsableCommand {
         Interruption.install()
         var failures = inputs.problems.count
         var audioSeconds = 0.0
+        var transcribed = 0
         for (index, input) in inputs.files.enumerated() {
             do {
+                let count = inputs.files.count
                 let outcome = try transcribeOne(input, transcriber: transcriber, options: options, formats: formats,
-                                                console: console, printHeader: inputs.files.count > 1, first: index == 0)
-                audioSeconds += outcome
+                                                console: console, printHeader: count > 1, first: index == 0,
+                                                label: count > 1 ? "[\(index + 1)/\(count)] \(input.displayName)" : input.displayName)
+                if let outcome {
+                    audioSeconds += outcome
+                    transcribed += 1
+                }
             } catch TranscriptionError.cancelled {
                 console.error("interrupted; no output was written for \(input.displayName)")
                 throw ExitCode(130)
@@ -139,9 +154,14 @@ struct TranscribeCommand: ParsableCommand {
             }
         }
         let wall = Date().timeIntervalSince(started)
-        console.status(String(format: "%d file%@, %.1f s of audio in %.1f s (%.1f× real time)%@",
-                              inputs.files.count, inputs.files.count == 1 ? "" : "s", audioSeconds, wall,
-                              wall > 0 ? audioSeconds / wall : 0, failures > 0 ? ", \(failures) failed" : ""))
+        let skipped = inputs.files.count + inputs.problems.count - transcribed - failures
+        var summary = "\(transcribed) file\(transcribed == 1 ? "" : "s") transcribed"
+        if transcribed > 0 {
+            summary += String(format: ", %.1f s of audio in %.1f s (%.1f× real time)", audioSeconds, wall, audioSeconds / max(wall, 1e-3))
+        }
+        if skipped > 0 { summary += ", \(skipped) skipped" }
+        if failures > 0 { summary += ", \(failures) failed" }
+        console.status(summary)
         if failures > 0 { throw ExitCode(1) }
     }
 
@@ -152,9 +172,10 @@ struct TranscribeCommand: ParsableCommand {
         return text.hasPrefix(input.displayName + ":") ? text : "\(input.displayName): \(text)"
     }
 
-    /// Transcribes one input; returns its duration in seconds.
+    /// Transcribes one input; returns its duration in seconds, or nil when it was skipped.
     private func transcribeOne(_ input: Input, transcriber: Transcriber, options: TranscriptionOptions,
-                               formats: [TranscriptFormat], console: Console, printHeader: Bool, first: Bool) throws -> Double {
+                               formats: [TranscriptFormat], console: Console, printHeader: Bool, first: Bool,
+                               label: String) throws -> Double? {
         var targets: [(TranscriptFormat, URL)] = []
         if let outputDir {
             let directory = URL(fileURLWithPath: outputDir)
@@ -175,19 +196,19 @@ struct TranscribeCommand: ParsableCommand {
             let existing = targets.filter { var status = stat(); return lstat($0.1.path, &status) == 0 }
             if skipExisting && existing.count == targets.count {
                 console.status("\(input.displayName): skipped, outputs exist")
-                return 0
+                return nil
             }
             if !overwrite && !skipExisting, let clash = existing.first {
                 throw CLIError.output(path: clash.1.path, reason: "it exists; pass --overwrite to replace it or --skip-existing")
             }
         }
-        let progress = ProgressLine(console: console, name: input.displayName)
+        let progress = ProgressLine(console: console, name: label)
         defer { progress.finish() }
         let transcript = try transcriber.transcribe(path: input.path, options: options, cancellation: Interruption.flag) { update in
             progress.update(update)
             if verbose {
                 for segment in update.newSegments {
-                    console.status(String(format: "[%@ --> %@]%@", TranscriptFormat.clockString(segment.start),
+                    progress.above(String(format: "[%@ --> %@]%@", TranscriptFormat.clockString(segment.start),
                                           TranscriptFormat.clockString(segment.end), segment.text))
                 }
             }
