@@ -48,7 +48,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "HarkCLI", dependencies: [
-            "HarkTranscription", "HarkEvaluation", "HarkWatch",
+            "HarkTranscription", "HarkTokenizer", "HarkEvaluation", "HarkWatch",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HarkModel
+import HarkTokenizer
 import HarkTranscription
 
 /// The options every command that runs a model takes: which model, where it lives, its
@@ -15,7 +16,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Numeric precision of the model: int8 (fast, small) or float32.")
     var computeType = "int8"
 
-    @Option(name: .long, help: "Spoken language code, e.g. en, de; detected when omitted (multilingual models).")
+    @Option(name: .long, help: "Spoken language, as a code or a name (de, German); detected when omitted (multilingual models).")
     var language: String?
 
     @Option(name: .long, help: "Beam width at temperature 0, 1 to 32 (1 = greedy, faster).")
@@ -28,6 +29,27 @@ struct ModelOptions: ParsableArguments {
         guard ComputeType(rawValue: computeType) != nil else { throw ValidationError("--compute-type must be int8 or float32") }
         try OptionBounds.check(beamSize, in: OptionBounds.hypotheses, option: "--beam-size")
         if let threads { try OptionBounds.check(threads, in: OptionBounds.threads, option: "--threads") }
+        if let language, Languages.code(for: language) == nil {
+            throw ValidationError("unknown language '\(language)'; give a code such as de or a name such as German")
+        }
+    }
+
+    /// The code of the language asked for (`German` → `de`), if any (validated).
+    var languageCode: String? { language.map { Languages.code(for: $0) ?? $0 } }
+
+    /// Checks the language and task against the loaded model, which only its configuration
+    /// tells: asking an English-only model for German or a translation is a usage error, said
+    /// once before any file instead of once per file.
+    func checkLanguage(of transcriber: Transcriber, translating: Bool) throws {
+        guard languageCode.map({ $0 != "en" }) ?? false || translating else { return }
+        let tokenizer = try transcriber.tokenizer()
+        if !tokenizer.isMultilingual {
+            let what = translating ? "--task translate" : "--language \(language ?? "")"
+            throw CLIError.usage("\(what) needs a multilingual model (e.g. --model base); \(model) is English-only")
+        }
+        if let code = languageCode, tokenizer.languageToken(for: code) == nil {
+            throw CLIError.usage("\(model) does not know the language '\(code)'")
+        }
     }
 
     /// The compute type asked for (validated).

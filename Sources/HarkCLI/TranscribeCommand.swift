@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HarkModel
+import HarkTokenizer
 import HarkTranscription
 
 /// `hark transcribe`: voice notes to text, one model load for many files.
@@ -90,7 +91,7 @@ struct TranscribeCommand: ParsableCommand {
 
     func options() throws -> TranscriptionOptions {
         var options = TranscriptionOptions()
-        options.language = modelOptions.language
+        options.language = modelOptions.languageCode
         options.task = TranscriptionTask(rawValue: task) ?? .transcribe
         options.beamSize = modelOptions.beamSize
         options.bestOf = bestOf
@@ -126,6 +127,12 @@ struct TranscribeCommand: ParsableCommand {
             throw ExitCode(1)
         }
         console.status("loaded \(modelOptions.model) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+        do {
+            try modelOptions.checkLanguage(of: transcriber, translating: options.task == .translate)
+        } catch let error as CLIError {
+            console.error("\(error)")
+            throw ExitCode(2)
+        }
 
         Interruption.install()
         var failures = inputs.problems.count
@@ -214,6 +221,10 @@ struct TranscribeCommand: ParsableCommand {
             }
         }
         progress.finish()
+        if options.language == nil, (try? transcriber.tokenizer().isMultilingual) == true {
+            console.status(String(format: "%@: detected language %@ (%@), probability %.2f", input.displayName, transcript.language,
+                                  Languages.name(of: transcript.language), transcript.languageProbability))
+        }
         if targets.isEmpty {
             if printHeader { print("\(first ? "" : "\n")==> \(input.displayName) <==") }
             let rendered = formats.map { $0.render(transcript, model: modelOptions.model, computeType: modelOptions.computeType) }

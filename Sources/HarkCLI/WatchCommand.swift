@@ -180,7 +180,7 @@ struct WatchRunCommand: ParsableCommand {
         let threadCount = modelOptions.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
         ComputeThreads.set(threadCount)
         var options = TranscriptionOptions()
-        options.language = modelOptions.language
+        options.language = modelOptions.languageCode
         options.beamSize = modelOptions.beamSize
         let loadStart = Date()
         let engine: WhisperEngine

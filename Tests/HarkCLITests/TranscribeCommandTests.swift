@@ -198,6 +198,32 @@ final class TranscribeCommandTests: XCTestCase {
         }
     }
 
+    /// Languages by name as openai-whisper takes them; what the model cannot do is one usage
+    /// error before any file (it was a failure per file, exit 1).
+    func testLanguagesByNameAndWhatTheModelCannotDo() throws {
+        let german = directory.appendingPathComponent("de.wav").path
+        let made = try TestSupport.run("/usr/bin/espeak-ng", ["-v", "de", "-w", german,
+                                                              "Guten Morgen. Ich möchte einen Termin beim Zahnarzt, am liebsten am Dienstag."])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        for (options, message) in [(["--language", "German"], "--language German needs a multilingual model"),
+                                   (["--task", "translate"], "--task translate needs a multilingual model")] {
+            let result = try run(["transcribe", "--model", "tiny.en"] + options + [german, german])
+            XCTAssertEqual(result.status, 2, result.stderr)
+            XCTAssertEqual(result.stderr.split(separator: "\n").filter { $0.hasPrefix("hark:") }.count, 1, result.stderr)
+            XCTAssertTrue(result.stderr.contains(message), result.stderr)
+        }
+        let unknown = try run(["transcribe", "--model", "base", "--language", "Klingon", german])
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertTrue(unknown.stderr.contains("unknown language 'Klingon'"), unknown.stderr)
+
+        let named = try run(["transcribe", "--model", "base", "--beam-size", "1", "--language", "german", german])
+        XCTAssertEqual(named.status, 0, named.stderr)
+        XCTAssertTrue(named.stdout.contains("Guten Morgen"), named.stdout)
+        let detected = try run(["transcribe", "--model", "base", "--beam-size", "1", german])
+        XCTAssertEqual(detected.status, 0, detected.stderr)
+        XCTAssertTrue(detected.stderr.contains("de.wav: detected language de (German), probability"), detected.stderr)
+    }
+
     /// A run whose every file was skipped said "0.0× real time".
     func testTheSummarySaysWhatWasSkipped() throws {
         let out = directory.appendingPathComponent("out")
