@@ -109,18 +109,37 @@ struct WatchRunCommand: ParsableCommand {
         if let clash = parsedExtensions.first(where: { FileFilter.outputExtensions.contains($0) }) {
             throw ValidationError("--extensions cannot include '\(clash)': it is one of Hark's output formats")
         }
-        guard settle >= 0 else { throw ValidationError("--settle must be 0 or more seconds") }
-        guard rescan > 0 else { throw ValidationError("--rescan must be more than 0 seconds") }
-        guard pollInterval > 0 else { throw ValidationError("--poll-interval must be more than 0 seconds") }
-        guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64") }
-        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
-        guard retryDelay >= 0 else { throw ValidationError("--retry-delay must be 0 or more seconds") }
-        guard grace >= 0 else { throw ValidationError("--grace must be 0 or more seconds") }
+        // Bounded and finite: an infinite --grace used to crash the watcher at the first stop.
+        try Self.check("--settle", settle, in: WatchConfiguration.Limits.settle)
+        try Self.check("--rescan", rescan, in: WatchConfiguration.Limits.rescan)
+        try Self.check("--poll-interval", pollInterval, in: WatchConfiguration.Limits.pollInterval)
+        try Self.check("--retry-delay", retryDelay, in: WatchConfiguration.Limits.retryDelay)
+        try Self.check("--grace", grace, in: WatchConfiguration.Limits.grace)
+        try Self.check("--jobs", jobs, in: WatchConfiguration.Limits.jobs)
+        try Self.check("--max-attempts", maxAttempts, in: WatchConfiguration.Limits.maxAttempts)
+        if let threads = modelOptions.threads { try Self.check("--threads", threads, in: WatchConfiguration.Limits.threads) }
+        try Self.check("--last", last, in: WatchConfiguration.Limits.last)
         guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be text or json") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
-        guard last >= 0 else { throw ValidationError("--last must be 0 or more") }
+    }
+
+    /// A usage error (exit status 2) naming the range, for a value outside it, nan or infinite.
+    static func check(_ name: String, _ value: Double, in range: ClosedRange<Double>) throws {
+        guard value.isFinite, range.contains(value) else {
+            throw ValidationError("\(name) must be a number of seconds from \(format(range.lowerBound)) to \(format(range.upperBound))")
+        }
+    }
+
+    static func check(_ name: String, _ value: Int, in range: ClosedRange<Int>) throws {
+        guard range.contains(value) else {
+            throw ValidationError("\(name) must be from \(range.lowerBound) to \(range.upperBound)")
+        }
+    }
+
+    private static func format(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
     }
 
     var parsedExtensions: [String] {
@@ -272,7 +291,7 @@ struct WatchStatusCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard last >= 0 else { throw ValidationError("--last must be 0 or more") }
+        try WatchRunCommand.check("--last", last, in: WatchConfiguration.Limits.last)
     }
 
     func run() throws {

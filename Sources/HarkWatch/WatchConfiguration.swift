@@ -32,6 +32,28 @@ public struct WatchConfiguration: Sendable {
         self.folder = folder
     }
 
+    /// The accepted range of each numeric option, in seconds (or a count). `hark watch`
+    /// refuses values outside them, nan and infinity included: an unbounded wait would overflow
+    /// the conversion to a sleep (a crash at the first stop) or never end.
+    public enum Limits {
+        public static let settle: ClosedRange<Double> = 0...3600
+        public static let rescan: ClosedRange<Double> = 0.1...86400
+        public static let pollInterval: ClosedRange<Double> = 0.1...3600
+        public static let retryDelay: ClosedRange<Double> = 0...3600
+        public static let grace: ClosedRange<Double> = 0...3600
+        public static let jobs: ClosedRange<Int> = 1...64
+        public static let threads: ClosedRange<Int> = 1...256
+        public static let maxAttempts: ClosedRange<Int> = 1...100
+        public static let last: ClosedRange<Int> = 0...10000
+    }
+
+    /// Nanoseconds for a sleep of `seconds`, clamped to 0...1 day (nan counts as 0), so that a
+    /// value from outside the CLI's checks can never trap in the conversion.
+    static func nanoseconds(_ seconds: TimeInterval) -> UInt64 {
+        guard seconds > 0 else { return 0 }
+        return UInt64(min(seconds, 86400) * 1e9)
+    }
+
     /// The watched folder as an absolute, standardised path.
     public var root: String { FileFilter.standardize(folder.path) }
 

@@ -143,7 +143,7 @@ public actor Watcher {
         let interval = configuration.tickInterval
         let ticker = Task { [continuation] in
             while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+                try? await Task.sleep(nanoseconds: WatchConfiguration.nanoseconds(interval))
                 continuation.yield(.tick)
             }
         }
@@ -696,7 +696,7 @@ public actor Watcher {
             let continuation = self.continuation
             let grace = configuration.grace
             Task {
-                try? await Task.sleep(nanoseconds: UInt64(grace * 1e9))
+                try? await Task.sleep(nanoseconds: WatchConfiguration.nanoseconds(grace))
                 continuation.yield(.graceExpired)
             }
         }

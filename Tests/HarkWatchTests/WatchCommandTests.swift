@@ -107,6 +107,37 @@ final class WatchCommandTests: XCTestCase {
         XCTAssertTrue(noLedger.stderr.contains("has 'hark watch' run on this folder?"), noLedger.stderr)
     }
 
+    /// Every numeric option is bounded and finite: `--grace inf` used to pass and then crash
+    /// the watcher at SIGTERM (a Double to UInt64 conversion that traps).
+    func testNumericOptionsOutsideTheirRangeAreUsageErrors() throws {
+        let cases: [(arguments: [String], message: String)] = [
+            (["--grace", "inf"], "--grace must be a number of seconds from 0 to 3600"),
+            (["--grace", "1e19"], "--grace must be a number of seconds from 0 to 3600"),
+            (["--grace", "nan"], "--grace must be"),
+            (["--grace=-1"], "--grace must be"),
+            (["--settle", "inf"], "--settle must be a number of seconds from 0 to 3600"),
+            (["--rescan", "0"], "--rescan must be a number of seconds from 0.1 to 86400"),
+            (["--rescan", "inf"], "--rescan must be"),
+            (["--poll-interval", "1e19"], "--poll-interval must be a number of seconds from 0.1 to 3600"),
+            (["--retry-delay", "nan"], "--retry-delay must be a number of seconds from 0 to 3600"),
+            (["--jobs", "0"], "--jobs must be from 1 to 64"),
+            (["--jobs", "65"], "--jobs must be from 1 to 64"),
+            (["--max-attempts", "0"], "--max-attempts must be from 1 to 100"),
+            (["--threads", "100000"], "--threads must be from 1 to 256"),
+            (["--last=-1"], "--last must be from 0 to 10000"),
+        ]
+        for (arguments, message) in cases {
+            let result = try run(["watch", folder.path, "--once"] + arguments)
+            XCTAssertEqual(result.status, 2, "\(arguments)\n" + result.stderr)
+            XCTAssertTrue(result.stderr.contains(message), "\(arguments): " + result.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent(".hark").path),
+                           "\(arguments): refused before anything was set up")
+        }
+        let status = try run(["watch", "status", folder.path, "--last", "20000"])
+        XCTAssertEqual(status.status, 2, status.stderr)
+        XCTAssertTrue(status.stderr.contains("--last must be from 0 to 10000"), status.stderr)
+    }
+
     /// SIGTERM mid-file, then kill -9 mid-file, then a restart: every recording ends with exactly
     /// one complete set of outputs and a correct ledger.
     func testSigtermAndKillNineMidTranscriptionThenRestart() throws {

@@ -301,6 +301,27 @@ final class WatcherTests: XCTestCase {
         XCTAssertEqual(try harness.recording("long.wav")?.attempts, 1)
     }
 
+    /// A grace too long for a sleep (infinity, from a caller that did not go through the CLI's
+    /// checks) used to trap when the stop came; it now waits as long as it can.
+    func testAnUnboundedGraceDoesNotCrashAStop() async throws {
+        XCTAssertEqual(WatchConfiguration.nanoseconds(.infinity), 86_400_000_000_000)
+        XCTAssertEqual(WatchConfiguration.nanoseconds(.nan), 0)
+        XCTAssertEqual(WatchConfiguration.nanoseconds(-1), 0)
+        XCTAssertEqual(WatchConfiguration.nanoseconds(1.5), 1_500_000_000)
+        let harness = try Harness()
+        harness.configuration.grace = .infinity
+        let engine = FakeEngine(gated: true)
+        try harness.start(engine)
+        try harness.write("long recording", to: "long.wav")
+        try await harness.waitUntil("long.wav processing") { try harness.state("long.wav") == .processing }
+        harness.watcher?.requestStop()
+        try await pause(0.3)
+        engine.open()
+        let summary = try await harness.finish()
+        XCTAssertEqual(summary.transcribed, 1, "the running transcription finished within the grace")
+        XCTAssertEqual(try harness.state("long.wav"), .done)
+    }
+
     func testStopLetsARunningTranscriptionFinishWithinTheGrace() async throws {
         let harness = try Harness()
         let engine = FakeEngine(delay: 0.6)
