@@ -199,7 +199,7 @@ struct WatchRunCommand: ParsableCommand {
         let lock: FolderLock
         let ledger: Ledger
         do {
-            lock = try FolderLock(stateDirectory: configuration.effectiveStateDirectory)
+            lock = try FolderLock(folder: configuration.root, stateDirectory: configuration.effectiveStateDirectory)
             ledger = try Ledger(url: configuration.ledgerURL)
             try ledger.claim(folder: configuration.root)
         } catch {

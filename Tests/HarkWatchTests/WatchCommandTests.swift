@@ -107,6 +107,32 @@ final class WatchCommandTests: XCTestCase {
         XCTAssertTrue(noLedger.stderr.contains("has 'hark watch' run on this folder?"), noLedger.stderr)
     }
 
+    /// A second watcher on the same folder is refused even with another --state-dir (the lock
+    /// used to live only in the state folder, so both ran and wrote duplicate transcripts).
+    func testASecondWatcherOfTheFolderIsRefusedWhateverItsStateFolder() throws {
+        try requireModel()
+        try copySample("dentist-22k.ogg")
+        let states = try TestSupport.temporaryDirectory().resolvingSymlinksInPath()
+        defer { try? FileManager.default.removeItem(at: states) }
+        let first = states.appendingPathComponent("first"), second = states.appendingPathComponent("second")
+        let watcher = try Watch(hark: try hark, arguments: ["watch", folder.path, "--state-dir", first.path] + Self.fast,
+                                environment: environment)
+        try watcher.waitForState(.done, ledger: first.appendingPathComponent("ledger.sqlite"))
+
+        let refused = try run(["watch", folder.path, "--once", "--state-dir", second.path] + Self.fast)
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("\(folder.path) is already being watched by process "
+                                              + "\(watcher.process.processIdentifier); stop it first"), refused.stderr)
+        XCTAssertFalse(refused.stderr.contains("\"event\":\"started\""), refused.stderr)
+        let sameState = try run(["watch", folder.path, "--once", "--state-dir", first.path] + Self.fast)
+        XCTAssertEqual(sameState.status, 1, sameState.stderr)
+        XCTAssertTrue(sameState.stderr.contains("already being watched by process \(watcher.process.processIdentifier)"), sameState.stderr)
+
+        kill(watcher.process.processIdentifier, SIGTERM)
+        XCTAssertEqual(watcher.wait(), 0, watcher.stderr)
+        XCTAssertEqual(try files(), ["dentist-22k.json", "dentist-22k.ogg", "dentist-22k.txt"], "one set of transcripts")
+    }
+
     /// Every numeric option is bounded and finite: `--grace inf` used to pass and then crash
     /// the watcher at SIGTERM (a Double to UInt64 conversion that traps).
     func testNumericOptionsOutsideTheirRangeAreUsageErrors() throws {
@@ -249,6 +275,19 @@ private final class Watch {
             Thread.sleep(forTimeInterval: 0.01)
         }
         throw TimeoutError(what: "a transcription to start:\n" + stderr)
+    }
+
+    /// Waits until the ledger shows a recording in `state`.
+    func waitForState(_ state: RecordingState, ledger ledgerURL: URL, timeout: TimeInterval = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        var ledger: Ledger?
+        while Date() < deadline {
+            guard process.isRunning else { throw TimeoutError(what: "\(state); the watcher exited:\n" + stderr) }
+            if ledger == nil { ledger = try? Ledger(url: ledgerURL, create: false) }
+            if try ledger?.recordings(in: state).isEmpty == false { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw TimeoutError(what: "a recording \(state):\n" + stderr)
     }
 
     func wait(timeout: TimeInterval = 30) -> Int32 {
