@@ -146,9 +146,20 @@ public final class Ledger: Sendable {
             }
         } catch let error as LedgerError {
             throw error
+        } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
+            // Refused rather than replaced: it may still be recoverable with sqlite3.
+            throw LedgerError(path: url.path, reason: "the ledger is damaged (\(Ledger.describe(error))); move it aside and "
+                              + "start again: transcripts already written are recognised by their JSON and not redone")
         } catch {
             throw LedgerError(path: url.path, reason: Ledger.describe(error))
         }
+    }
+
+    /// Moves everything in the write-ahead log into the database file and empties the log, so
+    /// that after a clean exit the ledger is whole in `ledger.sqlite` alone (a lost or deleted
+    /// `-wal` file then loses nothing).
+    public func checkpoint() throws {
+        try database.writeWithoutTransaction { _ = try $0.checkpoint(.truncate) }
     }
 
     static func describe(_ error: any Error) -> String {

@@ -159,6 +159,11 @@ public actor Watcher {
         ticker.cancel()
         fileEvents?.stop()
         continuation.finish()
+        do {
+            try ledger.checkpoint()
+        } catch {
+            logger.warning("ledger_checkpoint_failed", metadata: ["reason": "\(error)", "effect": "the ledger's latest changes stay in its -wal file"])
+        }
         // A file that failed and then succeeded on a retry in this run did not fail.
         summary.failed = failedKeys.filter { (try? ledger.recording($0))?.state == .failed }.count
         var metadata: Logger.Metadata = ["transcribed": .stringConvertible(summary.transcribed),
@@ -221,7 +226,9 @@ public actor Watcher {
         guard !finished, !stopping else { return }
         startHashing()
         var skipped: Set<String> = []
-        while running.count < configuration.jobs {
+        // Settled files are all hashed before a transcription starts, so every copy of a content
+        // is known when it starts (the one whose transcripts are on disk is then restored).
+        while running.count < configuration.jobs && hashing == nil && hashQueue.isEmpty {
             let due: [Recording]
             do {
                 due = try ledger.due(now: Date())
@@ -480,6 +487,7 @@ public actor Watcher {
             return false
         }
         if tracker.contains(path) || hashing == path || hashQueued.contains(path) { return false }
+        if restoreFromDisk(row) { return false }
         do {
             let targets = try plan(row, path: path)
             row.state = .processing
@@ -499,6 +507,43 @@ public actor Watcher {
             logger.error("ledger_error", metadata: ["path": "\(row.path)", "reason": "\(error)"])
             return false
         }
+    }
+
+    /// A recording about to be transcribed whose complete transcripts are already on disk (its
+    /// JSON records this content's SHA-256) is marked done with them instead: the ledger lost it
+    /// (deleted, emptied, its `-wal` file lost) or was killed between the last rename and `done`.
+    private func restoreFromDisk(_ recording: Recording) -> Bool {
+        guard !recording.sha256.isEmpty, !recording.key.hasPrefix("empty:") else { return false }
+        let paths = [absolute(recording.path)] + (pathsByKey[recording.key] ?? []).sorted()
+        for path in paths where FileStamp.of(path) != nil {
+            guard let found = writer.existingTranscripts(for: path, sha256: recording.sha256) else { continue }
+            do {
+                // Outputs the ledger gives to another recording of this file are not taken over.
+                for output in found.outputs {
+                    if let owner = try ledger.outputOwner(relative(output)), owner.key != recording.key,
+                       let other = try ledger.recording(owner.key), other.path != relative(path) { return false }
+                }
+                var row = recording
+                row.path = relative(path)
+                row.state = .done
+                row.lastError = nil
+                row.nextAttemptAt = nil
+                row.finishedAt = Date()
+                row.model = found.provenance.model
+                row.computeType = found.provenance.computeType
+                row.audioSeconds = found.provenance.duration
+                row.transcriptionSeconds = nil
+                discardIncompleteOutputs(of: row.key)
+                try ledger.finish(row, outputs: found.outputs.map(relative))
+                logger.info("restored", metadata: ["path": "\(row.path)", "outputs": .array(found.outputs.map { .string(relative($0)) }),
+                                                   "action": "its transcripts are already on disk; not redone"])
+                return true
+            } catch {
+                logger.error("ledger_error", metadata: ["path": "\(recording.path)", "reason": "\(error)"])
+                return false
+            }
+        }
+        return false
     }
 
     /// The output paths of a recording: those it already planned, else the first candidate
@@ -586,7 +631,8 @@ public actor Watcher {
             case .success(let transcript):
                 let written: [String]
                 do {
-                    written = try writer.write(transcript, to: job.targets, model: engine.modelName, computeType: engine.computeType)
+                    written = try writer.write(transcript, to: job.targets, model: engine.modelName, computeType: engine.computeType,
+                                               source: TranscriptSource(name: (job.path as NSString).lastPathComponent, sha256: row.sha256))
                 } catch {
                     fail(row, reason: "cannot write the transcript: \(error)")
                     return

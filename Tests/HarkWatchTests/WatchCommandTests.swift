@@ -133,6 +133,35 @@ final class WatchCommandTests: XCTestCase {
         XCTAssertEqual(try files(), ["dentist-22k.json", "dentist-22k.ogg", "dentist-22k.txt"], "one set of transcripts")
     }
 
+    /// A ledger whose -wal file was lost, emptied to 0 bytes or deleted used to make the next run
+    /// transcribe everything again and write a second set of transcripts (`name.wav.txt`).
+    func testALostLedgerNeverLeadsToASecondTranscription() throws {
+        try requireModel()
+        try copySample("voice-note-16k.wav")
+        let first = try run(["watch", folder.path, "--once"] + Self.fast)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let outputs = ["voice-note-16k.json", "voice-note-16k.txt"]
+        let before = try outputs.map { try Data(contentsOf: folder.appendingPathComponent($0)) }
+        let ledger = folder.appendingPathComponent(".hark/ledger.sqlite").path
+        let losses: [(what: String, lose: () -> Void)] = [
+            ("the -wal file deleted", { unlink(ledger + "-wal") }),
+            ("the ledger emptied to 0 bytes", { truncate(ledger, 0) }),
+            ("the ledger deleted", { for suffix in ["", "-wal", "-shm"] { unlink(ledger + suffix) } }),
+        ]
+        for (what, lose) in losses {
+            lose()
+            let again = try run(["watch", folder.path, "--once"] + Self.fast)
+            XCTAssertEqual(again.status, 0, what + "\n" + again.stderr)
+            XCTAssertFalse(again.stderr.contains("\"event\":\"started\""), what + ": transcribed again\n" + again.stderr)
+            XCTAssertEqual(try files(), ["voice-note-16k.json", "voice-note-16k.txt", "voice-note-16k.wav"], what)
+            XCTAssertEqual(try outputs.map { try Data(contentsOf: folder.appendingPathComponent($0)) }, before,
+                           what + ": transcripts unchanged")
+            let rows = try Ledger(url: URL(fileURLWithPath: ledger), create: false).recordings()
+            XCTAssertEqual(rows.map(\.state), [.done], what)
+            XCTAssertEqual(rows.first?.outputs, ["voice-note-16k.txt", "voice-note-16k.json"], what)
+        }
+    }
+
     /// Every numeric option is bounded and finite: `--grace inf` used to pass and then crash
     /// the watcher at SIGTERM (a Double to UInt64 conversion that traps).
     func testNumericOptionsOutsideTheirRangeAreUsageErrors() throws {

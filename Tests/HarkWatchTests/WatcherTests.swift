@@ -254,6 +254,75 @@ final class WatcherTests: XCTestCase {
         XCTAssertEqual(idle.names, [])
     }
 
+    /// A deleted ledger used to mean every recording was transcribed again, with a second set
+    /// of transcripts beside the first (`note.wav.txt`). The JSON records the recording's SHA-256,
+    /// so the transcripts on disk are recognised and the ledger rebuilt from them.
+    func testALostLedgerIsRebuiltFromTheTranscriptsOnDiskNotRedone() async throws {
+        let harness = try Harness()
+        try harness.write("alpha words", to: "note.wav")
+        try harness.write("bravo words", to: "other.wav")
+        _ = try await harness.runOnce(FakeEngine())
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: harness.url("note.json"))) as? [String: Any])
+        XCTAssertEqual(json["sha256"] as? String, SHA256.hex(Data("alpha words".utf8)))
+        XCTAssertEqual(json["source"] as? String, "note.wav")
+        // A copy whose name sorts first is found first; it must not get a set of its own either.
+        try FileManager.default.copyItem(at: harness.url("note.wav"), to: harness.url("a-copy.wav"))
+        let outputs = ["note.txt", "note.json", "other.txt", "other.json"]
+        let before = outputs.map { harness.read($0) }
+
+        harness.closeLedger()
+        let state = harness.configuration.effectiveStateDirectory
+        for name in ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"] {
+            try? FileManager.default.removeItem(at: state.appendingPathComponent(name))
+        }
+        let engine = FakeEngine()
+        let summary = try await harness.runOnce(engine)
+        XCTAssertEqual(engine.names, [], "nothing transcribed again\n" + harness.log)
+        XCTAssertEqual(summary.transcribed, 0)
+        XCTAssertEqual(harness.files(), ["a-copy.wav", "note.json", "note.txt", "note.wav", "other.json", "other.txt", "other.wav"],
+                       "one set of transcripts per recording")
+        XCTAssertEqual(outputs.map { harness.read($0) }, before, "transcripts unchanged")
+        XCTAssertEqual(try harness.recording("note.wav")?.state, .done)
+        XCTAssertEqual(try harness.recording("note.wav")?.outputs, ["note.txt", "note.json"])
+        XCTAssertEqual(try harness.recording("other.wav")?.model, "fake")
+        XCTAssertEqual(harness.logLines("restored").count, 2, harness.log)
+
+        // Content that changed is not mistaken for its old transcript.
+        try harness.write("charlie words", to: "other.wav")
+        let changed = FakeEngine()
+        _ = try await harness.runOnce(changed)
+        XCTAssertEqual(changed.names, ["other.wav"])
+        XCTAssertEqual(harness.read("other.txt"), "charlie words\n")
+    }
+
+    /// After a clean exit the whole ledger is in `ledger.sqlite`: it used to stay in the -wal file,
+    /// so losing that file lost every record.
+    func testACleanExitLeavesTheLedgerWholeInItsDatabaseFile() async throws {
+        let harness = try Harness()
+        try harness.write("alpha words", to: "a.wav")
+        _ = try await harness.runOnce(FakeEngine())
+        let state = harness.configuration.effectiveStateDirectory
+        let wal = state.appendingPathComponent("ledger.sqlite-wal").path
+        let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
+        XCTAssertEqual(size, 0, "the write-ahead log is checkpointed and emptied")
+        let copy = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: copy) }
+        try FileManager.default.copyItem(at: state.appendingPathComponent("ledger.sqlite"), to: copy.appendingPathComponent("ledger.sqlite"))
+        let alone = try Ledger(url: copy.appendingPathComponent("ledger.sqlite"), create: false)
+        XCTAssertEqual(try alone.recordings().map(\.state), [.done], "the database file alone holds the state")
+    }
+
+    func testADamagedLedgerIsRefusedWithAClearMessage() throws {
+        let folder = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("ledger.sqlite")
+        try Data(repeating: 0x5a, count: 8192).write(to: url)
+        XCTAssertThrowsError(try Ledger(url: url)) { error in
+            XCTAssertTrue("\(error)".contains("the ledger is damaged"), "\(error)")
+            XCTAssertTrue("\(error)".contains("move it aside"), "\(error)")
+        }
+    }
+
     func testARecordingThatKeepsKillingTheWatcherIsGivenUp() async throws {
         let harness = try Harness()
         try harness.write("poison", to: "p.wav")
