@@ -27,8 +27,10 @@ public struct Recording: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var size: Int64
     public var modified: Date
     public var state: RecordingState
-    /// Transcription attempts started.
+    /// Transcription attempts that failed or are running (an interrupted one is not counted).
     public var attempts: Int
+    /// Transcriptions cut short by the watcher being killed or crashing.
+    public var interruptions: Int
     public var lastError: String?
     /// When a failed recording is tried again; `nil` once it has used all its attempts.
     public var nextAttemptAt: Date?
@@ -54,6 +56,7 @@ public struct Recording: Codable, Sendable, Equatable, FetchableRecord, Persista
         self.modified = modified
         self.state = state
         self.attempts = attempts
+        self.interruptions = 0
         self.outputs = []
         self.discoveredAt = discoveredAt
         self.updatedAt = discoveredAt
@@ -212,6 +215,11 @@ public final class Ledger: Sendable {
                 t.column("complete", .boolean).notNull()
             }
         }
+        migrator.registerMigration("v2") { db in
+            try db.alter(table: "recording") { t in
+                t.add(column: "interruptions", .integer).notNull().defaults(to: 0)
+            }
+        }
         return migrator
     }
 
@@ -282,13 +290,13 @@ public final class Ledger: Sendable {
     }
 
     /// Recordings waiting to be transcribed now, oldest first: pending, or failed with a retry
-    /// time that has come.
+    /// time that has come. Those interrupted before wait behind the others.
     public func due(now: Date, limit: Int = 64) throws -> [Recording] {
         try database.read { db in
             try Recording.filter(Column("state") == RecordingState.pending.rawValue
                                  || (Column("state") == RecordingState.failed.rawValue && Column("nextAttemptAt") != nil
                                      && Column("nextAttemptAt") <= now))
-                .order(Column("discoveredAt"), Column("path")).limit(limit).fetchAll(db)
+                .order(Column("interruptions"), Column("discoveredAt"), Column("path")).limit(limit).fetchAll(db)
         }
     }
 

@@ -19,6 +19,10 @@ public struct WatchConfiguration: Sendable {
     public var rescanInterval: TimeInterval = 60
     /// Transcription attempts per recording before it is left failed.
     public var maxAttempts = 3
+    /// Times a recording may be interrupted mid-transcription (the watcher killed or crashed)
+    /// before it is given up. Far above `maxAttempts`: an interruption is rarely the file's
+    /// fault, but a file that crashes the process every time must not do so forever.
+    public var maxInterruptions = 50
     /// The wait before the first retry; each further retry waits four times longer (at most an hour).
     public var retryDelay: TimeInterval = 30
     /// Concurrent transcriptions.

@@ -52,7 +52,7 @@ struct Job: Sendable {
 /// The order of writes makes every crash recoverable: a recording is marked `processing` (with
 /// the outputs it will write) before it starts; its outputs are written atomically one by one;
 /// only then is it marked `done` with them. A recording found `processing` at start-up is
-/// redone (at most `maxAttempts` times in all).
+/// redone; the interruption is not counted as a failed attempt (see `recoverInterrupted`).
 public actor Watcher {
     public nonisolated let configuration: WatchConfiguration
     let engine: any TranscriptionEngine
@@ -394,7 +394,10 @@ public actor Watcher {
                     return
                 }
                 row.path = relativePath
-                if row.nextAttemptAt == nil { row.attempts = 0 }
+                if row.nextAttemptAt == nil {
+                    row.attempts = 0
+                    row.interruptions = 0
+                }
                 row.state = .pending
                 row.nextAttemptAt = nil
                 try ledger.save(row)
@@ -659,7 +662,9 @@ public actor Watcher {
         }
     }
 
-    private func fail(_ recording: Recording, reason: String) {
+    /// Marks a recording failed: retried with backoff while it has attempts left, else (or with
+    /// `giveUp`) left failed until the file changes.
+    private func fail(_ recording: Recording, reason: String, giveUp: Bool = false) {
         var row = recording
         row.state = .failed
         row.lastError = reason
@@ -669,9 +674,9 @@ public actor Watcher {
         discardIncompleteOutputs(of: row.key)
         var metadata: Logger.Metadata = ["path": "\(row.path)", "reason": "\(reason)",
                                          "attempt": "\(row.attempts)/\(configuration.maxAttempts)"]
-        if row.attempts >= configuration.maxAttempts {
+        if giveUp || row.attempts >= configuration.maxAttempts {
             row.nextAttemptAt = nil
-            metadata["retry"] = "never (attempts used up; touch the file to try again)"
+            metadata["retry"] = "never (\(giveUp ? "interrupted too often" : "attempts used up"); touch the file to try again)"
             logger.error("failed", metadata: metadata)
         } else {
             let delay = configuration.backoff(afterAttempt: row.attempts)
@@ -693,20 +698,27 @@ public actor Watcher {
         }
     }
 
-    /// Recordings left `processing` by a watcher that was killed: redone, unless they have
-    /// used up their attempts (a file that crashes the process must not crash it forever).
+    /// Recordings left `processing` by a watcher that was killed or crashed: redone. The
+    /// interruption is not the file's failure (kill -9, a power cut, an OOM kill or a crash
+    /// elsewhere are far likelier), so the attempt is given back and counted as an interruption
+    /// instead. Only a recording interrupted `maxInterruptions` times (one that crashes the
+    /// process itself, every time) is given up; interrupted recordings wait behind the others,
+    /// so such a file cannot hold up the rest while it uses up its interruptions.
     private func recoverInterrupted() {
         do {
             for var row in try ledger.recordings(in: .processing) {
                 let planned = try ledger.outputs(of: row.key).filter { !$0.complete }.map { absolute($0.path) }
                 OutputWriter.removeTemporaries(of: planned)
-                if row.attempts >= configuration.maxAttempts {
-                    fail(row, reason: "interrupted \(row.attempts) times while being transcribed (the watcher was killed or crashed)")
+                row.attempts = max(0, row.attempts - 1)
+                row.interruptions += 1
+                if row.interruptions >= configuration.maxInterruptions {
+                    fail(row, reason: "interrupted \(row.interruptions) times while being transcribed (the watcher was killed "
+                         + "or crashed each time; the file may crash it)", giveUp: true)
                     continue
                 }
                 row.state = .pending
                 try ledger.save(row)
-                logger.warning("recovered", metadata: ["path": "\(row.path)", "attempt": "\(row.attempts)/\(configuration.maxAttempts)",
+                logger.warning("recovered", metadata: ["path": "\(row.path)", "interruptions": .stringConvertible(row.interruptions),
                                                        "action": "interrupted while being transcribed; will be redone"])
             }
         } catch {

@@ -235,12 +235,35 @@ final class WatchCommandTests: XCTestCase {
         XCTAssertTrue(restart.stderr.contains("\"event\":\"recovered\""), restart.stderr)
         rows = try Ledger(url: ledgerURL, create: false).recordings()
         XCTAssertEqual(rows.map(\.state), [.done, .done], "\(rows)")
-        XCTAssertEqual(rows.first { $0.key == killedKey }?.attempts, attemptsBefore + 1, "redone exactly once")
+        XCTAssertEqual(rows.first { $0.key == killedKey }?.attempts, attemptsBefore, "redone once; the interrupted attempt not counted")
+        XCTAssertEqual(rows.first { $0.key == killedKey }?.interruptions, 1)
         try assertCompleteSets(rows)
         XCTAssertEqual(try files(), ["dentist-22k.json", "dentist-22k.ogg", "dentist-22k.txt",
                                      "voice-note-16k.json", "voice-note-16k.txt", "voice-note-16k.wav"])
         let hidden = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".tmp") }
         XCTAssertEqual(hidden, [], "no temporary files left")
+    }
+
+    /// Rapid kill -9 restarts, more of them than --max-attempts, each in the middle of the same
+    /// transcription: the recording used to be left failed for good ("interrupted 3 times").
+    func testKillNineRestartsAreNotCountedAgainstTheRecording() throws {
+        try requireModel()
+        try copySample("voice-note-16k.wav")
+        let ledgerURL = folder.appendingPathComponent(".hark/ledger.sqlite")
+        for _ in 1...5 {
+            let killed = try Watch(hark: try hark, arguments: ["watch", folder.path, "--max-attempts", "3"] + Self.fast,
+                                   environment: environment)
+            try killed.waitForEvent("started") // this run's transcription, not the one the last run left
+            kill(killed.process.processIdentifier, SIGKILL)
+            _ = killed.wait()
+        }
+        let restart = try run(["watch", folder.path, "--once", "--max-attempts", "3"] + Self.fast)
+        XCTAssertEqual(restart.status, 0, restart.stderr)
+        let rows = try Ledger(url: ledgerURL, create: false).recordings()
+        XCTAssertEqual(rows.map(\.state), [.done], "\(rows)")
+        XCTAssertEqual(rows.first?.attempts, 1)
+        XCTAssertEqual(rows.first?.interruptions, 5, "\(rows)")
+        try assertCompleteSets(rows)
     }
 
     /// Every done recording has its txt and json, parseable and about it; nothing else has outputs.
@@ -304,6 +327,17 @@ private final class Watch {
             Thread.sleep(forTimeInterval: 0.01)
         }
         throw TimeoutError(what: "a transcription to start:\n" + stderr)
+    }
+
+    /// Waits for a log event (the JSON log) of this process.
+    func waitForEvent(_ event: String, timeout: TimeInterval = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if stderr.contains("\"event\":\"\(event)\"") { return }
+            guard process.isRunning else { throw TimeoutError(what: "\(event); the watcher exited:\n" + stderr) }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        throw TimeoutError(what: "\(event):\n" + stderr)
     }
 
     /// Waits until the ledger shows a recording in `state`.

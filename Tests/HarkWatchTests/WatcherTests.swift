@@ -242,7 +242,8 @@ final class WatcherTests: XCTestCase {
         XCTAssertEqual(summary.transcribed, 1)
         let done = try XCTUnwrap(try ledger.recording(key))
         XCTAssertEqual(done.state, .done)
-        XCTAssertEqual(done.attempts, 2)
+        XCTAssertEqual(done.attempts, 1, "the interrupted attempt is not counted")
+        XCTAssertEqual(done.interruptions, 1)
         XCTAssertEqual(done.outputs, ["a.txt", "a.json"])
         XCTAssertEqual(harness.read("a.txt"), "recovered words\n")
         XCTAssertEqual(harness.files(), ["a.json", "a.txt", "a.wav"], "the temporary file is cleaned up")
@@ -323,18 +324,32 @@ final class WatcherTests: XCTestCase {
         }
     }
 
+    /// 15 rapid kill -9 restarts used to leave an innocent recording failed for good
+    /// ("interrupted 3 times"): each interruption counted as one of its --max-attempts.
+    func testAnInterruptionIsNotCountedAgainstTheRecording() async throws {
+        let harness = try Harness()
+        try harness.write("innocent", to: "i.wav")
+        try harness.write("waiting", to: "w.wav")
+        let ledger = try harness.openLedger()
+        let key = try simulateKilledTranscription(of: "i.wav", text: "innocent", harness: harness, attempts: 3)
+        XCTAssertEqual(harness.configuration.maxAttempts, 3, "as many as its attempts allow")
+
+        let engine = FakeEngine()
+        let summary = try await harness.runOnce(engine)
+        XCTAssertEqual(Set(engine.names), ["w.wav", "i.wav"], "redone, not given up")
+        XCTAssertEqual(summary.failed, 0)
+        let done = try XCTUnwrap(try ledger.recording(key))
+        XCTAssertEqual(done.state, .done, done.lastError ?? "")
+        XCTAssertEqual(done.attempts, 3, "the interrupted attempt given back, the successful one counted")
+        XCTAssertEqual(done.interruptions, 1)
+        XCTAssertEqual(harness.read("i.txt"), "innocent\n")
+    }
+
     func testARecordingThatKeepsKillingTheWatcherIsGivenUp() async throws {
         let harness = try Harness()
-        try harness.write("poison", to: "p.wav")
         let ledger = try harness.openLedger()
-        let stamp = try XCTUnwrap(FileStamp.of(harness.url("p.wav").path))
-        let key = SHA256.hex(Data("poison".utf8))
-        var row = Recording(key: key, sha256: key, path: "p.wav", size: stamp.size, modified: stamp.modificationDate,
-                            discoveredAt: Date())
-        try ledger.register(file: KnownFile(path: "p.wav", key: key, stamp: stamp, seenAt: Date()), newRecording: row)
-        row.state = .processing
-        row.attempts = 3
-        try ledger.startProcessing(row, planned: ["p.txt", "p.json"])
+        let key = try simulateKilledTranscription(of: "p.wav", text: "poison", harness: harness, attempts: 1,
+                                                  interruptions: harness.configuration.maxInterruptions - 1)
         try harness.write("partial\n", to: "p.txt")
 
         let engine = FakeEngine()
@@ -344,8 +359,31 @@ final class WatcherTests: XCTestCase {
         let failed = try XCTUnwrap(try ledger.recording(key))
         XCTAssertEqual(failed.state, .failed)
         XCTAssertNil(failed.nextAttemptAt)
-        XCTAssertTrue(failed.lastError?.contains("interrupted 3 times") ?? false, failed.lastError ?? "")
+        XCTAssertTrue(failed.lastError?.contains("interrupted 50 times") ?? false, failed.lastError ?? "")
         XCTAssertEqual(harness.files(), ["p.wav"], "the partial output set is removed")
+
+        // Touching the file gives it a fresh start.
+        try harness.write("poison, fixed", to: "p.wav")
+        _ = try await harness.runOnce(engine)
+        XCTAssertEqual(try harness.recording("p.wav")?.state, .done)
+    }
+
+    /// The ledger as a kill -9 during a transcription leaves it: the recording `processing`.
+    private func simulateKilledTranscription(of name: String, text: String, harness: Harness, attempts: Int,
+                                             interruptions: Int = 0) throws -> String {
+        try harness.write(text, to: name)
+        let ledger = try harness.openLedger()
+        let stamp = try XCTUnwrap(FileStamp.of(harness.url(name).path))
+        let key = SHA256.hex(Data(text.utf8))
+        var row = Recording(key: key, sha256: key, path: name, size: stamp.size, modified: stamp.modificationDate,
+                            discoveredAt: Date())
+        try ledger.register(file: KnownFile(path: name, key: key, stamp: stamp, seenAt: Date()), newRecording: row)
+        row.state = .processing
+        row.attempts = attempts
+        row.interruptions = interruptions
+        let stem = (name as NSString).deletingPathExtension
+        try ledger.startProcessing(row, planned: ["\(stem).txt", "\(stem).json"])
+        return key
     }
 
     func testStopAbandonsARunningTranscriptionWhichIsRedoneNextTime() async throws {
