@@ -38,9 +38,10 @@ public struct OutputWriter: Sendable {
     }
 
     /// Renders and writes every format atomically, in order; returns the paths written. The
-    /// JSON output records `source` (the recording's name and SHA-256).
+    /// JSON output records `source` (the recording's name and SHA-256). Each file is never more
+    /// readable than `recording`: its read and write bits, and its group (or no group bits).
     public func write(_ transcript: TranscriptionOutput, to targets: [String], model: String,
-                      computeType: String, source: TranscriptSource) throws(OutputError) -> [String] {
+                      computeType: String, source: TranscriptSource, recording: String) throws(OutputError) -> [String] {
         precondition(targets.count == formats.count, "one target per format")
         if let first = targets.first {
             let folder = (first as NSString).deletingLastPathComponent
@@ -50,15 +51,23 @@ public struct OutputWriter: Sendable {
                 throw OutputError(path: folder, reason: "cannot create the folder (\((error as NSError).localizedDescription))")
             }
         }
+        let permissions = OutputWriter.permissions(like: recording)
         for (format, target) in zip(formats, targets) {
             do {
                 try AtomicFile.write(transcript.render(format, model: model, computeType: computeType, source: source),
-                                     to: URL(fileURLWithPath: target))
+                                     to: URL(fileURLWithPath: target), permissions: permissions)
             } catch {
                 throw OutputError(path: error.path, reason: "cannot write (\(error.reason))")
             }
         }
         return targets
+    }
+
+    /// The permissions of a transcript of `recording`: its read and write bits and its group;
+    /// owner-only when it cannot be looked at.
+    static func permissions(like recording: String) -> FilePermissions {
+        guard let info = FileInfo.lstat(recording) else { return FilePermissions(mode: 0o600, group: nil) }
+        return FilePermissions(mode: info.permissions & 0o666, group: info.group)
     }
 
     /// What a JSON transcript says about itself, when it is one `hark watch` wrote.

@@ -72,6 +72,8 @@ public actor Watcher {
     private var pathsByKey: [String: Set<String>] = [:]
     /// Files that could not be read, and the stamp they had then.
     private var unreadable: [String: FileStamp] = [:]
+    /// Symbolic links already reported as ignored.
+    private var ignoredLinks: Set<String> = []
     private var hashQueue: [(path: String, stamp: FileStamp)] = []
     private var hashQueued: Set<String> = []
     private var hashing: String?
@@ -258,6 +260,10 @@ public actor Watcher {
             return
         }
         for problem in result.problems { logger.warning("scan_problem", metadata: ["reason": "\(problem)"]) }
+        for link in result.links where !ignoredLinks.contains(link) {
+            ignoredLinks.insert(link)
+            logger.info("ignored", metadata: ["path": "\(relative(link))", "reason": "a symbolic link (not followed; copy the file in instead)"])
+        }
         let metadata: Logger.Metadata = ["folder": "\(relative(folder))", "reason": "\(reason)", "files": .stringConvertible(result.files.count)]
         if ["periodic", "start", "new folder"].contains(reason) {
             logger.debug("rescan", metadata: metadata)
@@ -578,7 +584,19 @@ public actor Watcher {
             let clock = ContinuousClock()
             let start = clock.now
             let result: Result<TranscriptionOutput, EngineFailure>
-            do throws(EngineFailure) { result = .success(try engine.transcribe(path: job.path)) } catch { result = .failure(error) }
+            do throws(EngineFailure) {
+                // The engine reads the very file that was hashed, never what a path points to now.
+                let pinned = try PinnedFile(job.path, stamp: job.stamp)
+                defer { withExtendedLifetime(pinned) {} } // open until the engine is done with it
+                do throws(EngineFailure) {
+                    result = .success(try engine.transcribe(path: pinned.path))
+                } catch {
+                    throw EngineFailure(reason: error.reason.replacingOccurrences(of: pinned.path, with: job.path),
+                                        fileVanished: error.fileVanished)
+                }
+            } catch {
+                result = .failure(error)
+            }
             let elapsed = clock.now - start
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             continuation.yield(.transcribed(key: job.key, result: result, seconds: seconds))
@@ -635,7 +653,8 @@ public actor Watcher {
                 let written: [String]
                 do {
                     written = try writer.write(transcript, to: job.targets, model: engine.modelName, computeType: engine.computeType,
-                                               source: TranscriptSource(name: (job.path as NSString).lastPathComponent, sha256: row.sha256))
+                                               source: TranscriptSource(name: (job.path as NSString).lastPathComponent, sha256: row.sha256),
+                                               recording: job.path)
                 } catch {
                     fail(row, reason: "cannot write the transcript: \(error)")
                     return

@@ -187,19 +187,71 @@ final class WatcherTests: XCTestCase {
         XCTAssertEqual(deleting.files(), [], "no transcript of a file the user deleted")
         try await deleting.stop()
 
-        // Renamed before the engine could open it: the engine fails ("no such file") and the
-        // recording is transcribed under its new name, its attempt not counted.
-        let early = try Harness()
+        // Renamed, and a symbolic link to someone else's file put in its place, before the
+        // engine reads it: the watcher opened the recording itself when the transcription
+        // started, so the engine reads the file that was hashed, never the link's target (it used
+        // to transcribe the target and write its text beside the link).
+        let swapped = try Harness()
+        let elsewhere = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        let secret = elsewhere.appendingPathComponent("private.wav")
+        try Data("private words of someone else".utf8).write(to: secret)
         let vanishing = VanishingEngine()
-        try early.start(vanishing)
-        try early.write("moved early", to: "early.wav")
-        try await early.waitUntil("early.wav processing") { try early.state("early.wav") == .processing }
-        try FileManager.default.moveItem(at: early.url("early.wav"), to: early.url("later.wav"))
+        try swapped.start(vanishing)
+        try swapped.write("my own words", to: "mine.wav")
+        try await swapped.waitUntil("mine.wav processing") { try swapped.state("mine.wav") == .processing }
+        try FileManager.default.moveItem(at: swapped.url("mine.wav"), to: swapped.url("moved.wav"))
+        try FileManager.default.createSymbolicLink(at: swapped.url("mine.wav"), withDestinationURL: secret)
         vanishing.open()
-        try await early.waitUntil("later.wav done") { try early.state("later.wav") == .done }
-        XCTAssertEqual(try early.recording("later.wav")?.attempts, 1)
-        XCTAssertEqual(early.files(), ["later.json", "later.txt", "later.wav"])
-        try await early.stop()
+        try await swapped.waitUntil("the work kept for the moved file") { try swapped.state("moved.wav") == .done }
+        try await pause(0.8) // anything still to happen (the link is seen by no event; rescans ignore it)
+        XCTAssertEqual(swapped.read("mine.txt"), "my own words\n")
+        for name in swapped.files() where name.hasSuffix(".txt") || name.hasSuffix(".json") {
+            XCTAssertFalse(swapped.read(name)?.contains("someone else") ?? false, "\(name) holds the link target's text")
+        }
+        XCTAssertEqual(try swapped.openLedger().recordings().count, 1, swapped.log)
+        try await swapped.stop()
+    }
+
+    /// A transcript is never more readable than its recording (they used to be created 0644
+    /// whatever the recording's mode).
+    func testTranscriptsAreNoMoreReadableThanTheirRecording() async throws {
+        let saved = umask(0o022)
+        defer { umask(saved) }
+        let harness = try Harness()
+        let modes: [String: mode_t] = ["private.wav": 0o600, "group.wav": 0o640, "open.wav": 0o644, "shared.wav": 0o666]
+        for (name, mode) in modes {
+            try harness.write("words of \(name)", to: name)
+            XCTAssertEqual(chmod(harness.url(name).path, mode), 0)
+        }
+        _ = try await harness.runOnce(FakeEngine())
+        let expected: [String: mode_t] = ["private": 0o600, "group": 0o640, "open": 0o644, "shared": 0o644] // the umask still applies
+        for (stem, mode) in expected {
+            for ext in ["txt", "json"] {
+                let attributes = try FileManager.default.attributesOfItem(atPath: harness.url("\(stem).\(ext)").path)
+                let permissions = try XCTUnwrap(attributes[.posixPermissions] as? Int, "\(stem).\(ext)")
+                XCTAssertEqual(String(permissions, radix: 8), String(mode, radix: 8), "\(stem).\(ext)")
+            }
+        }
+    }
+
+    /// A symbolic link in the folder is not followed: in a shared folder it could point at a
+    /// file its maker cannot read, whose transcript would then be written beside the link.
+    func testSymbolicLinksAreNotFollowed() async throws {
+        let harness = try Harness()
+        let elsewhere = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        let secret = elsewhere.appendingPathComponent("private.wav")
+        try Data("private words".utf8).write(to: secret)
+        try FileManager.default.createSymbolicLink(at: harness.url("link.wav"), withDestinationURL: secret)
+        try harness.write("real words", to: "real.wav")
+        let engine = FakeEngine()
+        _ = try await harness.runOnce(engine)
+        XCTAssertEqual(engine.names, ["real.wav"], "the link's target is not transcribed")
+        XCTAssertEqual(harness.files(), ["link.wav", "real.json", "real.txt", "real.wav"])
+        XCTAssertEqual(try harness.openLedger().recordings().map(\.path), ["real.wav"])
+        XCTAssertEqual(harness.logLines("ignored").count, 1, harness.log)
+        XCTAssertTrue(harness.logLines("ignored").first?.contains("path=link.wav") ?? false, harness.log)
     }
 
     func testSeveralJobsRunAtOnce() async throws {
