@@ -524,13 +524,13 @@ public actor Watcher {
     private func restoreFromDisk(_ recording: Recording) -> Bool {
         guard !recording.sha256.isEmpty, !recording.key.hasPrefix("empty:") else { return false }
         let paths = [absolute(recording.path)] + (pathsByKey[recording.key] ?? []).sorted()
-        for path in paths where FileStamp.of(path) != nil {
+        candidates: for path in paths where FileStamp.of(path) != nil {
             guard let found = writer.existingTranscripts(for: path, sha256: recording.sha256) else { continue }
             do {
-                // Outputs the ledger gives to another recording of this file are not taken over.
+                // Outputs the ledger gives to a recording of another file are not taken over.
                 for output in found.outputs {
                     if let owner = try ledger.outputOwner(relative(output)), owner.key != recording.key,
-                       let other = try ledger.recording(owner.key), other.path != relative(path) { return false }
+                       let other = try ledger.recording(owner.key), other.path != relative(path) { continue candidates }
                 }
                 var row = recording
                 row.path = relative(path)
