@@ -20,10 +20,11 @@ enum OptionBounds {
         }
     }
 
-    /// Throws a usage error unless `value` is a finite number in `range`.
-    static func check(_ value: Double, in range: ClosedRange<Double>, option: String) throws {
+    /// Throws a usage error unless `value` is a finite number in `range` (of `unit`, when given).
+    static func check(_ value: Double, in range: ClosedRange<Double>, option: String, unit: String? = nil) throws {
         guard value.isFinite, range.contains(value) else {
-            throw ValidationError("\(option) must be a number from \(range.lowerBound.formatted) to \(range.upperBound.formatted) (got \(value))")
+            let what = unit.map { "a number of \($0)" } ?? "a number"
+            throw ValidationError("\(option) must be \(what) from \(range.lowerBound.formatted) to \(range.upperBound.formatted) (got \(value))")
         }
     }
 }

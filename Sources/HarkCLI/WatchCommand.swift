@@ -109,18 +109,22 @@ struct WatchRunCommand: ParsableCommand {
         if let clash = parsedExtensions.first(where: { FileFilter.outputExtensions.contains($0) }) {
             throw ValidationError("--extensions cannot include '\(clash)': it is one of Hark's output formats")
         }
-        guard settle >= 0 else { throw ValidationError("--settle must be 0 or more seconds") }
-        guard rescan > 0 else { throw ValidationError("--rescan must be more than 0 seconds") }
-        guard pollInterval > 0 else { throw ValidationError("--poll-interval must be more than 0 seconds") }
-        guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 64") }
-        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
-        guard retryDelay >= 0 else { throw ValidationError("--retry-delay must be 0 or more seconds") }
-        guard grace >= 0 else { throw ValidationError("--grace must be 0 or more seconds") }
+        // Bounded and finite: an infinite --grace used to crash the watcher at the first stop.
+        // (--threads is checked with the other model options.)
+        for (name, value, range) in [("--settle", settle, WatchConfiguration.Limits.settle),
+                                     ("--rescan", rescan, WatchConfiguration.Limits.rescan),
+                                     ("--poll-interval", pollInterval, WatchConfiguration.Limits.pollInterval),
+                                     ("--retry-delay", retryDelay, WatchConfiguration.Limits.retryDelay),
+                                     ("--grace", grace, WatchConfiguration.Limits.grace)] {
+            try OptionBounds.check(value, in: range, option: name, unit: "seconds")
+        }
+        try OptionBounds.check(jobs, in: WatchConfiguration.Limits.jobs, option: "--jobs")
+        try OptionBounds.check(maxAttempts, in: WatchConfiguration.Limits.maxAttempts, option: "--max-attempts")
+        try OptionBounds.check(last, in: WatchConfiguration.Limits.last, option: "--last")
         guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be text or json") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
-        guard last >= 0 else { throw ValidationError("--last must be 0 or more") }
     }
 
     var parsedExtensions: [String] {
@@ -169,7 +173,7 @@ struct WatchRunCommand: ParsableCommand {
         let lock: FolderLock
         let ledger: Ledger
         do {
-            lock = try FolderLock(stateDirectory: configuration.effectiveStateDirectory)
+            lock = try FolderLock(folder: configuration.root, stateDirectory: configuration.effectiveStateDirectory)
             ledger = try Ledger(url: configuration.ledgerURL)
             try ledger.claim(folder: configuration.root)
         } catch {
@@ -261,7 +265,7 @@ struct WatchStatusCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard last >= 0 else { throw ValidationError("--last must be 0 or more") }
+        try OptionBounds.check(last, in: WatchConfiguration.Limits.last, option: "--last")
     }
 
     func run() throws {

@@ -7,13 +7,27 @@ public struct FileWriteError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(path): cannot write (\(reason))" }
 }
 
+/// Permissions a written file must not exceed.
+public struct FilePermissions: Sendable, Equatable {
+    /// The permission bits allowed (also limited by the umask).
+    public var mode: mode_t
+    /// The group the file should have; when it cannot be given, the file gets no group bits.
+    public var group: gid_t?
+
+    public init(mode: mode_t, group: gid_t?) {
+        self.mode = mode
+        self.group = group
+    }
+}
+
 /// Writes files so that readers see the old content or the new, never a half-written file:
 /// temporary files beside the targets, flushed to disk, then renamed over them (or linked to
 /// their names, when an existing file must not be replaced).
 public enum AtomicFile {
-    /// Replaces `url` with `text` atomically.
-    public static func write(_ text: String, to url: URL) throws(FileWriteError) {
-        try write([(text, url)], replacing: true)
+    /// Replaces `url` with `text` atomically; with `permissions`, the file is restricted to them
+    /// before it appears under its name.
+    public static func write(_ text: String, to url: URL, permissions: FilePermissions? = nil) throws(FileWriteError) {
+        try write([(text, url)], replacing: true, permissions: permissions)
     }
 
     /// Writes every file, or none: all the temporaries are written and flushed before the
@@ -22,7 +36,8 @@ public enum AtomicFile {
     /// target is an error, checked by the kernel as the file takes its name (`link(2)`), so
     /// two writers racing for one name cannot both win; the files this call had already
     /// placed are then removed again.
-    public static func write(_ files: [(text: String, url: URL)], replacing: Bool) throws(FileWriteError) {
+    public static func write(_ files: [(text: String, url: URL)], replacing: Bool,
+                             permissions: FilePermissions? = nil) throws(FileWriteError) {
         var temporaries: [String] = []
         defer { for temporary in temporaries { unlink(temporary) } }
         for (text, url) in files {
@@ -30,6 +45,10 @@ public enum AtomicFile {
             let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw FileWriteError(path: url.path, reason: String(cString: strerror(errno))) }
             temporaries.append(temporary)
+            if let permissions, let failure = restrict(fd, to: permissions) {
+                close(fd)
+                throw FileWriteError(path: url.path, reason: failure)
+            }
             if let failure = writeAll(Data(text.utf8), to: fd) { throw FileWriteError(path: url.path, reason: failure) }
         }
         var placed: [String] = []
@@ -59,6 +78,16 @@ public enum AtomicFile {
         if failure == nil && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
         if close(fd) != 0 && failure == nil { failure = String(cString: strerror(errno)) }
         return failure
+    }
+
+    /// Narrows an open file's mode to `permissions`; the reason when it cannot.
+    private static func restrict(_ fd: Int32, to permissions: FilePermissions) -> String? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return String(cString: strerror(errno)) }
+        var mode = info.st_mode & 0o777 & permissions.mode
+        // Group bits are for the recording's group only (another group may hold other people).
+        if let group = permissions.group, info.st_gid != group, fchown(fd, uid_t.max, group) != 0 { mode &= ~0o070 }
+        return fchmod(fd, mode) == 0 ? nil : String(cString: strerror(errno))
     }
 
     /// The longest file name Linux file systems take.

@@ -1,5 +1,16 @@
 import Foundation
 
+/// The recording a transcript was made from: its file name and the SHA-256 of its content.
+public struct TranscriptSource: Sendable, Equatable {
+    public var name: String
+    public var sha256: String
+
+    public init(name: String, sha256: String) {
+        self.name = name
+        self.sha256 = sha256
+    }
+}
+
 /// The file formats a transcript is written in.
 public enum TranscriptFormat: String, Sendable, CaseIterable {
     /// Plain text, one segment per line.
@@ -16,8 +27,10 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
     /// The file extension.
     public var fileExtension: String { rawValue }
 
-    /// Renders a transcript. `model` and `computeType` are recorded in JSON.
-    public func render(_ transcript: Transcript, model: String = "", computeType: String = "float32") -> String {
+    /// Renders a transcript. `model` and `computeType` are recorded in JSON, and so is
+    /// `source` when given (`hark watch` recognises its transcripts by it).
+    public func render(_ transcript: Transcript, model: String = "", computeType: String = "float32",
+                       source: TranscriptSource? = nil) -> String {
         switch self {
         case .txt:
             return transcript.segments.map { $0.text.trimmingCharacters(in: .whitespaces) + "\n" }.joined()
@@ -46,10 +59,14 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
                 var model: String
                 var compute_type: String
                 var segments: [Segment]
+                // Left out when nil.
+                var source: String?
+                var sha256: String?
             }
             let document = Document(text: transcript.text, language: transcript.language,
                                     language_probability: transcript.languageProbability, duration: transcript.duration,
-                                    model: model, compute_type: computeType, segments: transcript.segments)
+                                    model: model, compute_type: computeType, segments: transcript.segments,
+                                    source: source?.name, sha256: source?.sha256)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let data = (try? encoder.encode(document)) ?? Data("{}".utf8)

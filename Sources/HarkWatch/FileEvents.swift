@@ -50,7 +50,7 @@ public final class PollingEvents: FileEvents, @unchecked Sendable {
 
     public init(scanner: FolderScanner, interval: TimeInterval) {
         self.scanner = scanner
-        self.interval = max(0.05, interval)
+        self.interval = interval.isNaN ? 2 : min(max(0.05, interval), 3600)
     }
 
     public func start(_ handler: @escaping @Sendable (FileEvent) -> Void) throws(FileEventsError) {

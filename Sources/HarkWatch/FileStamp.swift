@@ -37,10 +37,11 @@ public struct FileStamp: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var description: String { "\(size) bytes, mtime \(modificationDate)" }
 
-    /// The stamp of the regular file at `path` (symbolic links followed), or `nil` when nothing
-    /// readable is there or it is not a regular file.
+    /// The stamp of the regular file at `path`, or `nil` when nothing is there or it is not a
+    /// regular file. Symbolic links are not followed: to the watcher a link is not a recording
+    /// (in a shared folder it could point at a file its maker cannot read).
     public static func of(_ path: String) -> FileStamp? {
-        guard let info = FileInfo.stat(path), info.isRegularFile else { return nil }
+        guard let info = FileInfo.lstat(path), info.isRegularFile else { return nil }
         return info.stamp
     }
 }
@@ -51,30 +52,41 @@ struct FileInfo {
     var isRegularFile: Bool
     var isDirectory: Bool
     var isSymbolicLink: Bool
+    /// Permission bits (`0o7777`).
+    var permissions: mode_t
+    var group: gid_t
 
-    static func stat(_ path: String) -> FileInfo? { read(path, followLinks: true) }
-    static func lstat(_ path: String) -> FileInfo? { read(path, followLinks: false) }
+    static func lstat(_ path: String) -> FileInfo? {
+        var info = stat()
+        guard systemLstat(path, &info) == 0 else { return nil }
+        return FileInfo(info)
+    }
 
-    private static func read(_ path: String, followLinks: Bool) -> FileInfo? {
+    /// What `fstat` says about an open file.
+    static func fstat(_ descriptor: Int32) -> FileInfo? {
+        var info = stat()
+        guard systemFstat(descriptor, &info) == 0 else { return nil }
+        return FileInfo(info)
+    }
+
+    init(_ info: stat) {
         #if canImport(Glibc)
-        var info = Glibc.stat()
-        let status = followLinks ? systemStat(path, &info) : systemLstat(path, &info)
-        guard status == 0 else { return nil }
         let modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
         let changed = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
         #else
-        var info = Darwin.stat()
-        let status = followLinks ? systemStat(path, &info) : systemLstat(path, &info)
-        guard status == 0 else { return nil }
         let modified = Int64(info.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(info.st_mtimespec.tv_nsec)
         let changed = Int64(info.st_ctimespec.tv_sec) * 1_000_000_000 + Int64(info.st_ctimespec.tv_nsec)
         #endif
         let type = info.st_mode & S_IFMT
-        return FileInfo(stamp: FileStamp(size: Int64(info.st_size), modified: modified, changed: changed,
-                                         inode: UInt64(info.st_ino), device: UInt64(info.st_dev)),
-                        isRegularFile: type == S_IFREG, isDirectory: type == S_IFDIR, isSymbolicLink: type == S_IFLNK)
+        stamp = FileStamp(size: Int64(info.st_size), modified: modified, changed: changed,
+                          inode: UInt64(info.st_ino), device: UInt64(info.st_dev))
+        isRegularFile = type == S_IFREG
+        isDirectory = type == S_IFDIR
+        isSymbolicLink = type == S_IFLNK
+        permissions = info.st_mode & 0o7777
+        group = info.st_gid
     }
 }
 
-private func systemStat(_ path: String, _ info: inout stat) -> Int32 { stat(path, &info) }
 private func systemLstat(_ path: String, _ info: inout stat) -> Int32 { lstat(path, &info) }
+private func systemFstat(_ descriptor: Int32, _ info: inout stat) -> Int32 { fstat(descriptor, &info) }

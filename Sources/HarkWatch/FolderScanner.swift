@@ -18,6 +18,8 @@ public struct FolderScanner: Sendable {
         public var directories: [String] = []
         /// Folders that could not be listed, with the reason.
         public var problems: [String] = []
+        /// Symbolic links with a recording's name, which are not followed.
+        public var links: [String] = []
     }
 
     /// Scans `directory` (the root by default). Throws only when `directory` itself cannot be
@@ -42,15 +44,16 @@ public struct FolderScanner: Sendable {
                 let path = folder + "/" + name
                 guard let info = FileInfo.lstat(path) else { continue }
                 if info.isDirectory {
-                    // Symbolic links to folders are not followed (no loops, no escaping the tree).
+                    // Symbolic links to folders are not followed either (no loops, no escaping the tree).
                     if recursive && filter.acceptsDirectory(path) { pending.append(path) }
                     continue
                 }
                 guard filter.accepts(path) else { continue }
                 if info.isRegularFile {
                     result.files[path] = info.stamp
-                } else if info.isSymbolicLink, let target = FileStamp.of(path) {
-                    result.files[path] = target
+                } else if info.isSymbolicLink {
+                    // Not followed: in a shared folder a link could expose a file its maker cannot read.
+                    result.links.append(path)
                 }
             }
         }

@@ -27,8 +27,10 @@ public struct Recording: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var size: Int64
     public var modified: Date
     public var state: RecordingState
-    /// Transcription attempts started.
+    /// Transcription attempts that failed or are running (an interrupted one is not counted).
     public var attempts: Int
+    /// Transcriptions cut short by the watcher being killed or crashing.
+    public var interruptions: Int
     public var lastError: String?
     /// When a failed recording is tried again; `nil` once it has used all its attempts.
     public var nextAttemptAt: Date?
@@ -54,6 +56,7 @@ public struct Recording: Codable, Sendable, Equatable, FetchableRecord, Persista
         self.modified = modified
         self.state = state
         self.attempts = attempts
+        self.interruptions = 0
         self.outputs = []
         self.discoveredAt = discoveredAt
         self.updatedAt = discoveredAt
@@ -146,9 +149,20 @@ public final class Ledger: Sendable {
             }
         } catch let error as LedgerError {
             throw error
+        } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
+            // Refused rather than replaced: it may still be recoverable with sqlite3.
+            throw LedgerError(path: url.path, reason: "the ledger is damaged (\(Ledger.describe(error))); move it aside and "
+                              + "start again: transcripts already written are recognised by their JSON and not redone")
         } catch {
             throw LedgerError(path: url.path, reason: Ledger.describe(error))
         }
+    }
+
+    /// Moves everything in the write-ahead log into the database file and empties the log, so
+    /// that after a clean exit the ledger is whole in `ledger.sqlite` alone (a lost or deleted
+    /// `-wal` file then loses nothing).
+    public func checkpoint() throws {
+        try database.writeWithoutTransaction { _ = try $0.checkpoint(.truncate) }
     }
 
     static func describe(_ error: any Error) -> String {
@@ -199,6 +213,11 @@ public final class Ledger: Sendable {
                 t.column("key", .text).notNull().indexed()
                     .references("recording", column: "key", onDelete: .cascade)
                 t.column("complete", .boolean).notNull()
+            }
+        }
+        migrator.registerMigration("v2") { db in
+            try db.alter(table: "recording") { t in
+                t.add(column: "interruptions", .integer).notNull().defaults(to: 0)
             }
         }
         return migrator
@@ -271,13 +290,13 @@ public final class Ledger: Sendable {
     }
 
     /// Recordings waiting to be transcribed now, oldest first: pending, or failed with a retry
-    /// time that has come.
+    /// time that has come. Those interrupted before wait behind the others.
     public func due(now: Date, limit: Int = 64) throws -> [Recording] {
         try database.read { db in
             try Recording.filter(Column("state") == RecordingState.pending.rawValue
                                  || (Column("state") == RecordingState.failed.rawValue && Column("nextAttemptAt") != nil
                                      && Column("nextAttemptAt") <= now))
-                .order(Column("discoveredAt"), Column("path")).limit(limit).fetchAll(db)
+                .order(Column("interruptions"), Column("discoveredAt"), Column("path")).limit(limit).fetchAll(db)
         }
     }
 

@@ -37,9 +37,11 @@ public struct OutputWriter: Sendable {
         return bases.map { base in formats.map { "\(folder)/\(base).\($0.fileExtension)" } }
     }
 
-    /// Renders and writes every format atomically, in order; returns the paths written.
+    /// Renders and writes every format atomically, in order; returns the paths written. The
+    /// JSON output records `source` (the recording's name and SHA-256). Each file is never more
+    /// readable than `recording`: its read and write bits, and its group (or no group bits).
     public func write(_ transcript: TranscriptionOutput, to targets: [String], model: String,
-                      computeType: String) throws(OutputError) -> [String] {
+                      computeType: String, source: TranscriptSource, recording: String) throws(OutputError) -> [String] {
         precondition(targets.count == formats.count, "one target per format")
         if let first = targets.first {
             let folder = (first as NSString).deletingLastPathComponent
@@ -49,15 +51,53 @@ public struct OutputWriter: Sendable {
                 throw OutputError(path: folder, reason: "cannot create the folder (\((error as NSError).localizedDescription))")
             }
         }
+        let permissions = OutputWriter.permissions(like: recording)
         for (format, target) in zip(formats, targets) {
             do {
-                try AtomicFile.write(transcript.render(format, model: model, computeType: computeType),
-                                     to: URL(fileURLWithPath: target))
+                try AtomicFile.write(transcript.render(format, model: model, computeType: computeType, source: source),
+                                     to: URL(fileURLWithPath: target), permissions: permissions)
             } catch {
                 throw OutputError(path: error.path, reason: "cannot write (\(error.reason))")
             }
         }
         return targets
+    }
+
+    /// The permissions of a transcript of `recording`: its read and write bits and its group;
+    /// owner-only when it cannot be looked at.
+    static func permissions(like recording: String) -> FilePermissions {
+        guard let info = FileInfo.lstat(recording) else { return FilePermissions(mode: 0o600, group: nil) }
+        return FilePermissions(mode: info.permissions & 0o666, group: info.group)
+    }
+
+    /// What a JSON transcript says about itself, when it is one `hark watch` wrote.
+    public struct Provenance: Sendable, Equatable {
+        public var sha256: String
+        public var model: String?
+        public var computeType: String?
+        public var duration: Double?
+    }
+
+    /// The first candidate output set of `recording` that is complete on disk (every file a
+    /// regular file) and whose JSON records `sha256`: transcripts of this very content, written
+    /// by an earlier run. `nil` when there is none, or no JSON among the formats to tell.
+    public func existingTranscripts(for recording: String, sha256: String) -> (outputs: [String], provenance: Provenance)? {
+        guard let json = formats.firstIndex(of: .json) else { return nil }
+        for candidate in candidates(for: recording) {
+            guard FileInfo.lstat(candidate[json])?.isRegularFile == true,
+                  let provenance = OutputWriter.provenance(ofJSON: candidate[json]), provenance.sha256 == sha256,
+                  candidate.allSatisfy({ FileInfo.lstat($0)?.isRegularFile == true }) else { continue }
+            return (candidate, provenance)
+        }
+        return nil
+    }
+
+    static func provenance(ofJSON path: String) -> Provenance? {
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let sha256 = object["sha256"] as? String, !sha256.isEmpty else { return nil }
+        return Provenance(sha256: sha256, model: object["model"] as? String, computeType: object["compute_type"] as? String,
+                          duration: (object["duration"] as? NSNumber)?.doubleValue)
     }
 
     /// Removes what `AtomicFile.write` leaves when killed mid-write (`.<name>.<UUID>.tmp`

@@ -87,10 +87,14 @@ public struct SHA256: Sendable {
         return hasher.finalizeHex()
     }
 
-    /// The hex digest of a file's content, read in 1 MiB chunks.
+    /// The hex digest of a file's content, read in 1 MiB chunks. A symbolic link is not followed
+    /// (it counts as vanished: the regular file the watcher saw there is gone).
     public static func hex(ofFile path: String) throws(HashError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw HashError(path: path, reason: String(cString: strerror(errno)), vanished: errno == ENOENT) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            let error = errno
+            throw HashError(path: path, reason: String(cString: strerror(error)), vanished: error == ENOENT || error == ELOOP)
+        }
         defer { close(fd) }
         var hasher = SHA256()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)

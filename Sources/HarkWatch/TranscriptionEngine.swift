@@ -24,25 +24,28 @@ public struct TranscriptionOutput: Sendable {
     public var duration: Double
     /// The plain text.
     public var text: String
-    private let renderer: @Sendable (TranscriptFormat, _ model: String, _ computeType: String) -> String
+    private let renderer: @Sendable (TranscriptFormat, _ model: String, _ computeType: String, TranscriptSource?) -> String
 
     /// A Whisper transcript, rendered by `TranscriptFormat.render`.
     public init(_ transcript: Transcript) {
         duration = transcript.duration
         text = transcript.text
-        renderer = { format, model, computeType in format.render(transcript, model: model, computeType: computeType) }
+        renderer = { format, model, computeType, source in
+            format.render(transcript, model: model, computeType: computeType, source: source)
+        }
     }
 
     /// Any other renderer (test engines).
     public init(duration: Double, text: String,
-                render: @escaping @Sendable (TranscriptFormat, _ model: String, _ computeType: String) -> String) {
+                render: @escaping @Sendable (TranscriptFormat, _ model: String, _ computeType: String, TranscriptSource?) -> String) {
         self.duration = duration
         self.text = text
         renderer = render
     }
 
-    public func render(_ format: TranscriptFormat, model: String, computeType: String) -> String {
-        renderer(format, model, computeType)
+    /// Renders one format; `source` is recorded in the JSON output.
+    public func render(_ format: TranscriptFormat, model: String, computeType: String, source: TranscriptSource? = nil) -> String {
+        renderer(format, model, computeType, source)
     }
 }
 

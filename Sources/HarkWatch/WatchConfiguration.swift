@@ -19,6 +19,10 @@ public struct WatchConfiguration: Sendable {
     public var rescanInterval: TimeInterval = 60
     /// Transcription attempts per recording before it is left failed.
     public var maxAttempts = 3
+    /// Times a recording may be interrupted mid-transcription (the watcher killed or crashed)
+    /// before it is given up. Far above `maxAttempts`: an interruption is rarely the file's
+    /// fault, but a file that crashes the process every time must not do so forever.
+    public var maxInterruptions = 50
     /// The wait before the first retry; each further retry waits four times longer (at most an hour).
     public var retryDelay: TimeInterval = 30
     /// Concurrent transcriptions.
@@ -30,6 +34,27 @@ public struct WatchConfiguration: Sendable {
 
     public init(folder: URL) {
         self.folder = folder
+    }
+
+    /// The accepted range of each numeric option, in seconds (or a count). `hark watch`
+    /// refuses values outside them, nan and infinity included: an unbounded wait would overflow
+    /// the conversion to a sleep (a crash at the first stop) or never end.
+    public enum Limits {
+        public static let settle: ClosedRange<Double> = 0...3600
+        public static let rescan: ClosedRange<Double> = 0.1...86400
+        public static let pollInterval: ClosedRange<Double> = 0.1...3600
+        public static let retryDelay: ClosedRange<Double> = 0...3600
+        public static let grace: ClosedRange<Double> = 0...3600
+        public static let jobs: ClosedRange<Int> = 1...64
+        public static let maxAttempts: ClosedRange<Int> = 1...100
+        public static let last: ClosedRange<Int> = 0...10000
+    }
+
+    /// Nanoseconds for a sleep of `seconds`, clamped to 0...1 day (nan counts as 0), so that a
+    /// value from outside the CLI's checks can never trap in the conversion.
+    static func nanoseconds(_ seconds: TimeInterval) -> UInt64 {
+        guard seconds > 0 else { return 0 }
+        return UInt64(min(seconds, 86400) * 1e9)
     }
 
     /// The watched folder as an absolute, standardised path.

@@ -47,8 +47,11 @@ public struct WatchStatus: Sendable {
             lines.append("")
             lines.append("failed:")
             for row in failed {
-                let retry = row.nextAttemptAt.map { "retry at \(Self.clock($0))" } ?? (row.attempts == 0 ? "retried when the file changes" : "gave up")
-                lines.append("  \(row.path)  (\(row.attempts) attempt\(row.attempts == 1 ? "" : "s"), \(retry))")
+                let triedOrInterrupted = row.attempts > 0 || row.interruptions > 0
+                let retry = row.nextAttemptAt.map { "retry at \(Self.clock($0))" } ?? (triedOrInterrupted ? "gave up" : "retried when the file changes")
+                var tries = "\(row.attempts) attempt\(row.attempts == 1 ? "" : "s")"
+                if row.interruptions > 0 { tries += ", interrupted \(row.interruptions)×" }
+                lines.append("  \(row.path)  (\(tries), \(retry))")
                 lines.append("    \(row.lastError ?? "unknown error")")
             }
         }
@@ -83,7 +86,7 @@ public struct WatchStatus: Sendable {
     public func json() -> String {
         func recording(_ row: Recording) -> [String: Any] {
             var object: [String: Any] = ["path": row.path, "sha256": row.sha256, "state": row.state.rawValue,
-                                         "attempts": row.attempts, "size": row.size]
+                                         "attempts": row.attempts, "interruptions": row.interruptions, "size": row.size]
             if let error = row.lastError { object["error"] = error }
             if let next = row.nextAttemptAt { object["next_attempt_at"] = Self.iso(next) }
             if !row.outputs.isEmpty { object["outputs"] = row.outputs }

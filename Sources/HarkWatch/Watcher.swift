@@ -52,7 +52,7 @@ struct Job: Sendable {
 /// The order of writes makes every crash recoverable: a recording is marked `processing` (with
 /// the outputs it will write) before it starts; its outputs are written atomically one by one;
 /// only then is it marked `done` with them. A recording found `processing` at start-up is
-/// redone (at most `maxAttempts` times in all).
+/// redone; the interruption is not counted as a failed attempt (see `recoverInterrupted`).
 public actor Watcher {
     public nonisolated let configuration: WatchConfiguration
     let engine: any TranscriptionEngine
@@ -72,6 +72,8 @@ public actor Watcher {
     private var pathsByKey: [String: Set<String>] = [:]
     /// Files that could not be read, and the stamp they had then.
     private var unreadable: [String: FileStamp] = [:]
+    /// Symbolic links already reported as ignored.
+    private var ignoredLinks: Set<String> = []
     private var hashQueue: [(path: String, stamp: FileStamp)] = []
     private var hashQueued: Set<String> = []
     private var hashing: String?
@@ -143,7 +145,7 @@ public actor Watcher {
         let interval = configuration.tickInterval
         let ticker = Task { [continuation] in
             while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+                try? await Task.sleep(nanoseconds: WatchConfiguration.nanoseconds(interval))
                 continuation.yield(.tick)
             }
         }
@@ -159,6 +161,11 @@ public actor Watcher {
         ticker.cancel()
         fileEvents?.stop()
         continuation.finish()
+        do {
+            try ledger.checkpoint()
+        } catch {
+            logger.warning("ledger_checkpoint_failed", metadata: ["reason": "\(error)", "effect": "the ledger's latest changes stay in its -wal file"])
+        }
         // A file that failed and then succeeded on a retry in this run did not fail.
         summary.failed = failedKeys.filter { (try? ledger.recording($0))?.state == .failed }.count
         var metadata: Logger.Metadata = ["transcribed": .stringConvertible(summary.transcribed),
@@ -221,7 +228,9 @@ public actor Watcher {
         guard !finished, !stopping else { return }
         startHashing()
         var skipped: Set<String> = []
-        while running.count < configuration.jobs {
+        // Settled files are all hashed before a transcription starts, so every copy of a content
+        // is known when it starts (the one whose transcripts are on disk is then restored).
+        while running.count < configuration.jobs && hashing == nil && hashQueue.isEmpty {
             let due: [Recording]
             do {
                 due = try ledger.due(now: Date())
@@ -251,6 +260,10 @@ public actor Watcher {
             return
         }
         for problem in result.problems { logger.warning("scan_problem", metadata: ["reason": "\(problem)"]) }
+        for link in result.links where !ignoredLinks.contains(link) {
+            ignoredLinks.insert(link)
+            logger.info("ignored", metadata: ["path": "\(relative(link))", "reason": "a symbolic link (not followed; copy the file in instead)"])
+        }
         let metadata: Logger.Metadata = ["folder": "\(relative(folder))", "reason": "\(reason)", "files": .stringConvertible(result.files.count)]
         if ["periodic", "start", "new folder"].contains(reason) {
             logger.debug("rescan", metadata: metadata)
@@ -387,7 +400,10 @@ public actor Watcher {
                     return
                 }
                 row.path = relativePath
-                if row.nextAttemptAt == nil { row.attempts = 0 }
+                if row.nextAttemptAt == nil {
+                    row.attempts = 0
+                    row.interruptions = 0
+                }
                 row.state = .pending
                 row.nextAttemptAt = nil
                 try ledger.save(row)
@@ -480,6 +496,7 @@ public actor Watcher {
             return false
         }
         if tracker.contains(path) || hashing == path || hashQueued.contains(path) { return false }
+        if restoreFromDisk(row) { return false }
         do {
             let targets = try plan(row, path: path)
             row.state = .processing
@@ -499,6 +516,43 @@ public actor Watcher {
             logger.error("ledger_error", metadata: ["path": "\(row.path)", "reason": "\(error)"])
             return false
         }
+    }
+
+    /// A recording about to be transcribed whose complete transcripts are already on disk (its
+    /// JSON records this content's SHA-256) is marked done with them instead: the ledger lost it
+    /// (deleted, emptied, its `-wal` file lost) or was killed between the last rename and `done`.
+    private func restoreFromDisk(_ recording: Recording) -> Bool {
+        guard !recording.sha256.isEmpty, !recording.key.hasPrefix("empty:") else { return false }
+        let paths = [absolute(recording.path)] + (pathsByKey[recording.key] ?? []).sorted()
+        candidates: for path in paths where FileStamp.of(path) != nil {
+            guard let found = writer.existingTranscripts(for: path, sha256: recording.sha256) else { continue }
+            do {
+                // Outputs the ledger gives to a recording of another file are not taken over.
+                for output in found.outputs {
+                    if let owner = try ledger.outputOwner(relative(output)), owner.key != recording.key,
+                       let other = try ledger.recording(owner.key), other.path != relative(path) { continue candidates }
+                }
+                var row = recording
+                row.path = relative(path)
+                row.state = .done
+                row.lastError = nil
+                row.nextAttemptAt = nil
+                row.finishedAt = Date()
+                row.model = found.provenance.model
+                row.computeType = found.provenance.computeType
+                row.audioSeconds = found.provenance.duration
+                row.transcriptionSeconds = nil
+                discardIncompleteOutputs(of: row.key)
+                try ledger.finish(row, outputs: found.outputs.map(relative))
+                logger.info("restored", metadata: ["path": "\(row.path)", "outputs": .array(found.outputs.map { .string(relative($0)) }),
+                                                   "action": "its transcripts are already on disk; not redone"])
+                return true
+            } catch {
+                logger.error("ledger_error", metadata: ["path": "\(recording.path)", "reason": "\(error)"])
+                return false
+            }
+        }
+        return false
     }
 
     /// The output paths of a recording: those it already planned, else the first candidate
@@ -530,7 +584,19 @@ public actor Watcher {
             let clock = ContinuousClock()
             let start = clock.now
             let result: Result<TranscriptionOutput, EngineFailure>
-            do throws(EngineFailure) { result = .success(try engine.transcribe(path: job.path)) } catch { result = .failure(error) }
+            do throws(EngineFailure) {
+                // The engine reads the very file that was hashed, never what a path points to now.
+                let pinned = try PinnedFile(job.path, stamp: job.stamp)
+                defer { withExtendedLifetime(pinned) {} } // open until the engine is done with it
+                do throws(EngineFailure) {
+                    result = .success(try engine.transcribe(path: pinned.path))
+                } catch {
+                    throw EngineFailure(reason: error.reason.replacingOccurrences(of: pinned.path, with: job.path),
+                                        fileVanished: error.fileVanished)
+                }
+            } catch {
+                result = .failure(error)
+            }
             let elapsed = clock.now - start
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             continuation.yield(.transcribed(key: job.key, result: result, seconds: seconds))
@@ -586,7 +652,9 @@ public actor Watcher {
             case .success(let transcript):
                 let written: [String]
                 do {
-                    written = try writer.write(transcript, to: job.targets, model: engine.modelName, computeType: engine.computeType)
+                    written = try writer.write(transcript, to: job.targets, model: engine.modelName, computeType: engine.computeType,
+                                               source: TranscriptSource(name: (job.path as NSString).lastPathComponent, sha256: row.sha256),
+                                               recording: job.path)
                 } catch {
                     fail(row, reason: "cannot write the transcript: \(error)")
                     return
@@ -613,7 +681,9 @@ public actor Watcher {
         }
     }
 
-    private func fail(_ recording: Recording, reason: String) {
+    /// Marks a recording failed: retried with backoff while it has attempts left, else (or with
+    /// `giveUp`) left failed until the file changes.
+    private func fail(_ recording: Recording, reason: String, giveUp: Bool = false) {
         var row = recording
         row.state = .failed
         row.lastError = reason
@@ -623,9 +693,9 @@ public actor Watcher {
         discardIncompleteOutputs(of: row.key)
         var metadata: Logger.Metadata = ["path": "\(row.path)", "reason": "\(reason)",
                                          "attempt": "\(row.attempts)/\(configuration.maxAttempts)"]
-        if row.attempts >= configuration.maxAttempts {
+        if giveUp || row.attempts >= configuration.maxAttempts {
             row.nextAttemptAt = nil
-            metadata["retry"] = "never (attempts used up; touch the file to try again)"
+            metadata["retry"] = "never (\(giveUp ? "interrupted too often" : "attempts used up"); touch the file to try again)"
             logger.error("failed", metadata: metadata)
         } else {
             let delay = configuration.backoff(afterAttempt: row.attempts)
@@ -647,20 +717,27 @@ public actor Watcher {
         }
     }
 
-    /// Recordings left `processing` by a watcher that was killed: redone, unless they have
-    /// used up their attempts (a file that crashes the process must not crash it forever).
+    /// Recordings left `processing` by a watcher that was killed or crashed: redone. The
+    /// interruption is not the file's failure (kill -9, a power cut, an OOM kill or a crash
+    /// elsewhere are far likelier), so the attempt is given back and counted as an interruption
+    /// instead. Only a recording interrupted `maxInterruptions` times (one that crashes the
+    /// process itself, every time) is given up; interrupted recordings wait behind the others,
+    /// so such a file cannot hold up the rest while it uses up its interruptions.
     private func recoverInterrupted() {
         do {
             for var row in try ledger.recordings(in: .processing) {
                 let planned = try ledger.outputs(of: row.key).filter { !$0.complete }.map { absolute($0.path) }
                 OutputWriter.removeTemporaries(of: planned)
-                if row.attempts >= configuration.maxAttempts {
-                    fail(row, reason: "interrupted \(row.attempts) times while being transcribed (the watcher was killed or crashed)")
+                row.attempts = max(0, row.attempts - 1)
+                row.interruptions += 1
+                if row.interruptions >= configuration.maxInterruptions {
+                    fail(row, reason: "interrupted \(row.interruptions) times while being transcribed (the watcher was killed "
+                         + "or crashed each time; the file may crash it)", giveUp: true)
                     continue
                 }
                 row.state = .pending
                 try ledger.save(row)
-                logger.warning("recovered", metadata: ["path": "\(row.path)", "attempt": "\(row.attempts)/\(configuration.maxAttempts)",
+                logger.warning("recovered", metadata: ["path": "\(row.path)", "interruptions": .stringConvertible(row.interruptions),
                                                        "action": "interrupted while being transcribed; will be redone"])
             }
         } catch {
@@ -696,7 +773,7 @@ public actor Watcher {
             let continuation = self.continuation
             let grace = configuration.grace
             Task {
-                try? await Task.sleep(nanoseconds: UInt64(grace * 1e9))
+                try? await Task.sleep(nanoseconds: WatchConfiguration.nanoseconds(grace))
                 continuation.yield(.graceExpired)
             }
         }

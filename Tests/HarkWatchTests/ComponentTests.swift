@@ -159,15 +159,29 @@ final class ComponentTests: XCTestCase {
     }
 
     func testOneWatcherPerFolder() throws {
-        let folder = try TestSupport.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let base = try TestSupport.temporaryDirectory().resolvingSymlinksInPath()
+        defer { try? FileManager.default.removeItem(at: base) }
+        let folder = base.appendingPathComponent("notes"), other = base.appendingPathComponent("other")
+        for url in [folder, other] { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) }
         let state = folder.appendingPathComponent(".hark")
-        var first: FolderLock? = try FolderLock(stateDirectory: state)
-        XCTAssertThrowsError(try FolderLock(stateDirectory: state)) { error in
-            XCTAssertTrue("\(error)".contains("already being watched by process \(getpid())"), "\(error)")
+        var first: FolderLock? = try FolderLock(folder: folder.path, stateDirectory: state)
+        XCTAssertThrowsError(try FolderLock(folder: folder.path, stateDirectory: state)) { error in
+            XCTAssertTrue("\(error)".contains("\(folder.path) is already being watched by process \(getpid()); stop it first"), "\(error)")
         }
+        // The lock belongs to the folder, whatever the state folder: another --state-dir is refused too.
+        XCTAssertThrowsError(try FolderLock(folder: folder.path, stateDirectory: base.appendingPathComponent("elsewhere"))) { error in
+            XCTAssertTrue("\(error)".contains("\(folder.path) is already being watched by process \(getpid()); stop it first"), "\(error)")
+        }
+        // And a state folder is used by one watcher at a time.
+        XCTAssertThrowsError(try FolderLock(folder: other.path, stateDirectory: state)) { error in
+            XCTAssertTrue("\(error)".contains("\(state.path) is in use by process \(getpid())"), "\(error)")
+        }
+        var second: FolderLock? = try FolderLock(folder: other.path, stateDirectory: base.appendingPathComponent("other-state"))
+        XCTAssertNotNil(second)
+        second = nil
         first = nil
         XCTAssertNil(first)
-        XCTAssertNoThrow(try FolderLock(stateDirectory: state), "the lock is released with its holder")
+        XCTAssertNoThrow(try FolderLock(folder: folder.path, stateDirectory: base.appendingPathComponent("elsewhere")),
+                         "the locks are released with their holder")
     }
 }

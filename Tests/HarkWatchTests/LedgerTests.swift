@@ -22,10 +22,10 @@ final class LedgerTests: XCTestCase {
         XCTAssertThrowsError(try Ledger(url: url, create: false), "status never creates a ledger")
         let ledger = try Ledger(url: url)
         XCTAssertEqual(try ledger.journalMode(), "wal")
-        XCTAssertEqual(try ledger.appliedMigrations(), ["v1"])
+        XCTAssertEqual(try ledger.appliedMigrations(), ["v1", "v2"])
         try ledger.save(row("k1", "a.wav", at: 1))
         let reopened = try Ledger(url: url, create: false)
-        XCTAssertEqual(try reopened.appliedMigrations(), ["v1"], "migrating again is a no-op")
+        XCTAssertEqual(try reopened.appliedMigrations(), ["v1", "v2"], "migrating again is a no-op")
         XCTAssertEqual(try reopened.recording("k1")?.path, "a.wav")
     }
 
@@ -39,7 +39,7 @@ final class LedgerTests: XCTestCase {
         XCTAssertThrowsError(try Ledger(url: url, create: false)) { error in
             XCTAssertTrue("\(error)".contains("not set up yet"), "\(error)")
         }
-        XCTAssertEqual(try Ledger(url: url).appliedMigrations(), ["v1"], "the watcher still migrates it")
+        XCTAssertEqual(try Ledger(url: url).appliedMigrations(), ["v1", "v2"], "the watcher still migrates it")
     }
 
     func testALedgerBelongsToOneFolder() throws {
@@ -73,6 +73,11 @@ final class LedgerTests: XCTestCase {
         givenUp.nextAttemptAt = nil
         try ledger.save(givenUp)
 
+        var interrupted = row("interrupted", "0.wav", at: 0)
+        interrupted.interruptions = 1
+        try ledger.save(interrupted)
+        XCTAssertEqual(try ledger.due(now: now).map(\.key), ["a", "b", "retry", "interrupted"], "interrupted ones wait behind")
+        try ledger.delete("interrupted")
         XCTAssertEqual(try ledger.due(now: now).map(\.key), ["a", "b", "retry"])
         XCTAssertEqual(try ledger.due(now: now.addingTimeInterval(61)).map(\.key), ["wait", "a", "b", "retry"])
         let counts = try ledger.counts()

@@ -107,6 +107,92 @@ final class WatchCommandTests: XCTestCase {
         XCTAssertTrue(noLedger.stderr.contains("has 'hark watch' run on this folder?"), noLedger.stderr)
     }
 
+    /// A second watcher on the same folder is refused even with another --state-dir (the lock
+    /// used to live only in the state folder, so both ran and wrote duplicate transcripts).
+    func testASecondWatcherOfTheFolderIsRefusedWhateverItsStateFolder() throws {
+        try requireModel()
+        try copySample("dentist-22k.ogg")
+        let states = try TestSupport.temporaryDirectory().resolvingSymlinksInPath()
+        defer { try? FileManager.default.removeItem(at: states) }
+        let first = states.appendingPathComponent("first"), second = states.appendingPathComponent("second")
+        let watcher = try Watch(hark: try hark, arguments: ["watch", folder.path, "--state-dir", first.path] + Self.fast,
+                                environment: environment)
+        try watcher.waitForState(.done, ledger: first.appendingPathComponent("ledger.sqlite"))
+
+        let refused = try run(["watch", folder.path, "--once", "--state-dir", second.path] + Self.fast)
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("\(folder.path) is already being watched by process "
+                                              + "\(watcher.process.processIdentifier); stop it first"), refused.stderr)
+        XCTAssertFalse(refused.stderr.contains("\"event\":\"started\""), refused.stderr)
+        let sameState = try run(["watch", folder.path, "--once", "--state-dir", first.path] + Self.fast)
+        XCTAssertEqual(sameState.status, 1, sameState.stderr)
+        XCTAssertTrue(sameState.stderr.contains("already being watched by process \(watcher.process.processIdentifier)"), sameState.stderr)
+
+        kill(watcher.process.processIdentifier, SIGTERM)
+        XCTAssertEqual(watcher.wait(), 0, watcher.stderr)
+        XCTAssertEqual(try files(), ["dentist-22k.json", "dentist-22k.ogg", "dentist-22k.txt"], "one set of transcripts")
+    }
+
+    /// A ledger whose -wal file was lost, emptied to 0 bytes or deleted used to make the next run
+    /// transcribe everything again and write a second set of transcripts (`name.wav.txt`).
+    func testALostLedgerNeverLeadsToASecondTranscription() throws {
+        try requireModel()
+        try copySample("voice-note-16k.wav")
+        let first = try run(["watch", folder.path, "--once"] + Self.fast)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let outputs = ["voice-note-16k.json", "voice-note-16k.txt"]
+        let before = try outputs.map { try Data(contentsOf: folder.appendingPathComponent($0)) }
+        let ledger = folder.appendingPathComponent(".hark/ledger.sqlite").path
+        let losses: [(what: String, lose: () -> Void)] = [
+            ("the -wal file deleted", { unlink(ledger + "-wal") }),
+            ("the ledger emptied to 0 bytes", { truncate(ledger, 0) }),
+            ("the ledger deleted", { for suffix in ["", "-wal", "-shm"] { unlink(ledger + suffix) } }),
+        ]
+        for (what, lose) in losses {
+            lose()
+            let again = try run(["watch", folder.path, "--once"] + Self.fast)
+            XCTAssertEqual(again.status, 0, what + "\n" + again.stderr)
+            XCTAssertFalse(again.stderr.contains("\"event\":\"started\""), what + ": transcribed again\n" + again.stderr)
+            XCTAssertEqual(try files(), ["voice-note-16k.json", "voice-note-16k.txt", "voice-note-16k.wav"], what)
+            XCTAssertEqual(try outputs.map { try Data(contentsOf: folder.appendingPathComponent($0)) }, before,
+                           what + ": transcripts unchanged")
+            let rows = try Ledger(url: URL(fileURLWithPath: ledger), create: false).recordings()
+            XCTAssertEqual(rows.map(\.state), [.done], what)
+            XCTAssertEqual(rows.first?.outputs, ["voice-note-16k.txt", "voice-note-16k.json"], what)
+        }
+    }
+
+    /// Every numeric option is bounded and finite: `--grace inf` used to pass and then crash
+    /// the watcher at SIGTERM (a Double to UInt64 conversion that traps).
+    func testNumericOptionsOutsideTheirRangeAreUsageErrors() throws {
+        let cases: [(arguments: [String], message: String)] = [
+            (["--grace", "inf"], "--grace must be a number of seconds from 0 to 3600"),
+            (["--grace", "1e19"], "--grace must be a number of seconds from 0 to 3600"),
+            (["--grace", "nan"], "--grace must be"),
+            (["--grace=-1"], "--grace must be"),
+            (["--settle", "inf"], "--settle must be a number of seconds from 0 to 3600"),
+            (["--rescan", "0"], "--rescan must be a number of seconds from 0.1 to 86400"),
+            (["--rescan", "inf"], "--rescan must be"),
+            (["--poll-interval", "1e19"], "--poll-interval must be a number of seconds from 0.1 to 3600"),
+            (["--retry-delay", "nan"], "--retry-delay must be a number of seconds from 0 to 3600"),
+            (["--jobs", "0"], "--jobs must be from 1 to 64"),
+            (["--jobs", "65"], "--jobs must be from 1 to 64"),
+            (["--max-attempts", "0"], "--max-attempts must be from 1 to 100"),
+            (["--threads", "100000"], "--threads must be from 1 to 16"),
+            (["--last=-1"], "--last must be from 0 to 10000"),
+        ]
+        for (arguments, message) in cases {
+            let result = try run(["watch", folder.path, "--once"] + arguments)
+            XCTAssertEqual(result.status, 2, "\(arguments)\n" + result.stderr)
+            XCTAssertTrue(result.stderr.contains(message), "\(arguments): " + result.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent(".hark").path),
+                           "\(arguments): refused before anything was set up")
+        }
+        let status = try run(["watch", "status", folder.path, "--last", "20000"])
+        XCTAssertEqual(status.status, 2, status.stderr)
+        XCTAssertTrue(status.stderr.contains("--last must be from 0 to 10000"), status.stderr)
+    }
+
     /// SIGTERM mid-file, then kill -9 mid-file, then a restart: every recording ends with exactly
     /// one complete set of outputs and a correct ledger.
     func testSigtermAndKillNineMidTranscriptionThenRestart() throws {
@@ -149,12 +235,35 @@ final class WatchCommandTests: XCTestCase {
         XCTAssertTrue(restart.stderr.contains("\"event\":\"recovered\""), restart.stderr)
         rows = try Ledger(url: ledgerURL, create: false).recordings()
         XCTAssertEqual(rows.map(\.state), [.done, .done], "\(rows)")
-        XCTAssertEqual(rows.first { $0.key == killedKey }?.attempts, attemptsBefore + 1, "redone exactly once")
+        XCTAssertEqual(rows.first { $0.key == killedKey }?.attempts, attemptsBefore, "redone once; the interrupted attempt not counted")
+        XCTAssertEqual(rows.first { $0.key == killedKey }?.interruptions, 1)
         try assertCompleteSets(rows)
         XCTAssertEqual(try files(), ["dentist-22k.json", "dentist-22k.ogg", "dentist-22k.txt",
                                      "voice-note-16k.json", "voice-note-16k.txt", "voice-note-16k.wav"])
         let hidden = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".tmp") }
         XCTAssertEqual(hidden, [], "no temporary files left")
+    }
+
+    /// Rapid kill -9 restarts, more of them than --max-attempts, each in the middle of the same
+    /// transcription: the recording used to be left failed for good ("interrupted 3 times").
+    func testKillNineRestartsAreNotCountedAgainstTheRecording() throws {
+        try requireModel()
+        try copySample("voice-note-16k.wav")
+        let ledgerURL = folder.appendingPathComponent(".hark/ledger.sqlite")
+        for _ in 1...5 {
+            let killed = try Watch(hark: try hark, arguments: ["watch", folder.path, "--max-attempts", "3"] + Self.fast,
+                                   environment: environment)
+            try killed.waitForEvent("started") // this run's transcription, not the one the last run left
+            kill(killed.process.processIdentifier, SIGKILL)
+            _ = killed.wait()
+        }
+        let restart = try run(["watch", folder.path, "--once", "--max-attempts", "3"] + Self.fast)
+        XCTAssertEqual(restart.status, 0, restart.stderr)
+        let rows = try Ledger(url: ledgerURL, create: false).recordings()
+        XCTAssertEqual(rows.map(\.state), [.done], "\(rows)")
+        XCTAssertEqual(rows.first?.attempts, 1)
+        XCTAssertEqual(rows.first?.interruptions, 5, "\(rows)")
+        try assertCompleteSets(rows)
     }
 
     /// Every done recording has its txt and json, parseable and about it; nothing else has outputs.
@@ -218,6 +327,30 @@ private final class Watch {
             Thread.sleep(forTimeInterval: 0.01)
         }
         throw TimeoutError(what: "a transcription to start:\n" + stderr)
+    }
+
+    /// Waits for a log event (the JSON log) of this process.
+    func waitForEvent(_ event: String, timeout: TimeInterval = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if stderr.contains("\"event\":\"\(event)\"") { return }
+            guard process.isRunning else { throw TimeoutError(what: "\(event); the watcher exited:\n" + stderr) }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        throw TimeoutError(what: "\(event):\n" + stderr)
+    }
+
+    /// Waits until the ledger shows a recording in `state`.
+    func waitForState(_ state: RecordingState, ledger ledgerURL: URL, timeout: TimeInterval = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        var ledger: Ledger?
+        while Date() < deadline {
+            guard process.isRunning else { throw TimeoutError(what: "\(state); the watcher exited:\n" + stderr) }
+            if ledger == nil { ledger = try? Ledger(url: ledgerURL, create: false) }
+            if try ledger?.recordings(in: state).isEmpty == false { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw TimeoutError(what: "a recording \(state):\n" + stderr)
     }
 
     func wait(timeout: TimeInterval = 30) -> Int32 {

@@ -44,10 +44,11 @@ final class FakeEngine: TranscriptionEngine, @unchecked Sendable {
         guard let data else { throw EngineFailure(reason: "\(path): no such file", fileVanished: true) }
         if data.isEmpty { throw EngineFailure(reason: "\(path): the file is empty (0 bytes)") }
         if text.hasPrefix("BAD") { throw EngineFailure(reason: "\(path): not a readable audio file (fake)") }
-        return TranscriptionOutput(duration: Double(data.count) / 100, text: text) { format, model, _ in
+        return TranscriptionOutput(duration: Double(data.count) / 100, text: text) { format, model, _, source in
             switch format {
             case .json:
-                let object: [String: Any] = ["text": text, "model": model]
+                var object: [String: Any] = ["text": text, "model": model]
+                if let source { object["source"] = source.name; object["sha256"] = source.sha256 }
                 let json = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 return String(decoding: json ?? Data(), as: UTF8.self) + "\n"
             default:
@@ -100,6 +101,9 @@ final class Harness {
     var logger: Logger {
         Logger(label: "test", factory: LogFormat.text.handler(level: .debug, sink: sink))
     }
+
+    /// Lets go of the test's connection to the ledger (before its files are removed).
+    func closeLedger() { ledger = nil }
 
     func openLedger() throws -> Ledger {
         if ledger == nil { ledger = try Ledger(url: configuration.ledgerURL) }

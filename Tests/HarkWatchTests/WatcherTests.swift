@@ -187,19 +187,71 @@ final class WatcherTests: XCTestCase {
         XCTAssertEqual(deleting.files(), [], "no transcript of a file the user deleted")
         try await deleting.stop()
 
-        // Renamed before the engine could open it: the engine fails ("no such file") and the
-        // recording is transcribed under its new name, its attempt not counted.
-        let early = try Harness()
+        // Renamed, and a symbolic link to someone else's file put in its place, before the
+        // engine reads it: the watcher opened the recording itself when the transcription
+        // started, so the engine reads the file that was hashed, never the link's target (it used
+        // to transcribe the target and write its text beside the link).
+        let swapped = try Harness()
+        let elsewhere = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        let secret = elsewhere.appendingPathComponent("private.wav")
+        try Data("private words of someone else".utf8).write(to: secret)
         let vanishing = VanishingEngine()
-        try early.start(vanishing)
-        try early.write("moved early", to: "early.wav")
-        try await early.waitUntil("early.wav processing") { try early.state("early.wav") == .processing }
-        try FileManager.default.moveItem(at: early.url("early.wav"), to: early.url("later.wav"))
+        try swapped.start(vanishing)
+        try swapped.write("my own words", to: "mine.wav")
+        try await swapped.waitUntil("mine.wav processing") { try swapped.state("mine.wav") == .processing }
+        try FileManager.default.moveItem(at: swapped.url("mine.wav"), to: swapped.url("moved.wav"))
+        try FileManager.default.createSymbolicLink(at: swapped.url("mine.wav"), withDestinationURL: secret)
         vanishing.open()
-        try await early.waitUntil("later.wav done") { try early.state("later.wav") == .done }
-        XCTAssertEqual(try early.recording("later.wav")?.attempts, 1)
-        XCTAssertEqual(early.files(), ["later.json", "later.txt", "later.wav"])
-        try await early.stop()
+        try await swapped.waitUntil("the work kept for the moved file") { try swapped.state("moved.wav") == .done }
+        try await pause(0.8) // anything still to happen (the link is seen by no event; rescans ignore it)
+        XCTAssertEqual(swapped.read("mine.txt"), "my own words\n")
+        for name in swapped.files() where name.hasSuffix(".txt") || name.hasSuffix(".json") {
+            XCTAssertFalse(swapped.read(name)?.contains("someone else") ?? false, "\(name) holds the link target's text")
+        }
+        XCTAssertEqual(try swapped.openLedger().recordings().count, 1, swapped.log)
+        try await swapped.stop()
+    }
+
+    /// A transcript is never more readable than its recording (they used to be created 0644
+    /// whatever the recording's mode).
+    func testTranscriptsAreNoMoreReadableThanTheirRecording() async throws {
+        let saved = umask(0o022)
+        defer { umask(saved) }
+        let harness = try Harness()
+        let modes: [String: mode_t] = ["private.wav": 0o600, "group.wav": 0o640, "open.wav": 0o644, "shared.wav": 0o666]
+        for (name, mode) in modes {
+            try harness.write("words of \(name)", to: name)
+            XCTAssertEqual(chmod(harness.url(name).path, mode), 0)
+        }
+        _ = try await harness.runOnce(FakeEngine())
+        let expected: [String: mode_t] = ["private": 0o600, "group": 0o640, "open": 0o644, "shared": 0o644] // the umask still applies
+        for (stem, mode) in expected {
+            for ext in ["txt", "json"] {
+                let attributes = try FileManager.default.attributesOfItem(atPath: harness.url("\(stem).\(ext)").path)
+                let permissions = try XCTUnwrap(attributes[.posixPermissions] as? Int, "\(stem).\(ext)")
+                XCTAssertEqual(String(permissions, radix: 8), String(mode, radix: 8), "\(stem).\(ext)")
+            }
+        }
+    }
+
+    /// A symbolic link in the folder is not followed: in a shared folder it could point at a
+    /// file its maker cannot read, whose transcript would then be written beside the link.
+    func testSymbolicLinksAreNotFollowed() async throws {
+        let harness = try Harness()
+        let elsewhere = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        let secret = elsewhere.appendingPathComponent("private.wav")
+        try Data("private words".utf8).write(to: secret)
+        try FileManager.default.createSymbolicLink(at: harness.url("link.wav"), withDestinationURL: secret)
+        try harness.write("real words", to: "real.wav")
+        let engine = FakeEngine()
+        _ = try await harness.runOnce(engine)
+        XCTAssertEqual(engine.names, ["real.wav"], "the link's target is not transcribed")
+        XCTAssertEqual(harness.files(), ["link.wav", "real.json", "real.txt", "real.wav"])
+        XCTAssertEqual(try harness.openLedger().recordings().map(\.path), ["real.wav"])
+        XCTAssertEqual(harness.logLines("ignored").count, 1, harness.log)
+        XCTAssertTrue(harness.logLines("ignored").first?.contains("path=link.wav") ?? false, harness.log)
     }
 
     func testSeveralJobsRunAtOnce() async throws {
@@ -242,7 +294,8 @@ final class WatcherTests: XCTestCase {
         XCTAssertEqual(summary.transcribed, 1)
         let done = try XCTUnwrap(try ledger.recording(key))
         XCTAssertEqual(done.state, .done)
-        XCTAssertEqual(done.attempts, 2)
+        XCTAssertEqual(done.attempts, 1, "the interrupted attempt is not counted")
+        XCTAssertEqual(done.interruptions, 1)
         XCTAssertEqual(done.outputs, ["a.txt", "a.json"])
         XCTAssertEqual(harness.read("a.txt"), "recovered words\n")
         XCTAssertEqual(harness.files(), ["a.json", "a.txt", "a.wav"], "the temporary file is cleaned up")
@@ -254,18 +307,101 @@ final class WatcherTests: XCTestCase {
         XCTAssertEqual(idle.names, [])
     }
 
+    /// A deleted ledger used to mean every recording was transcribed again, with a second set
+    /// of transcripts beside the first (`note.wav.txt`). The JSON records the recording's SHA-256,
+    /// so the transcripts on disk are recognised and the ledger rebuilt from them.
+    func testALostLedgerIsRebuiltFromTheTranscriptsOnDiskNotRedone() async throws {
+        let harness = try Harness()
+        try harness.write("alpha words", to: "note.wav")
+        try harness.write("bravo words", to: "other.wav")
+        _ = try await harness.runOnce(FakeEngine())
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: harness.url("note.json"))) as? [String: Any])
+        XCTAssertEqual(json["sha256"] as? String, SHA256.hex(Data("alpha words".utf8)))
+        XCTAssertEqual(json["source"] as? String, "note.wav")
+        // A copy whose name sorts first is found first; it must not get a set of its own either.
+        try FileManager.default.copyItem(at: harness.url("note.wav"), to: harness.url("a-copy.wav"))
+        let outputs = ["note.txt", "note.json", "other.txt", "other.json"]
+        let before = outputs.map { harness.read($0) }
+
+        harness.closeLedger()
+        let state = harness.configuration.effectiveStateDirectory
+        for name in ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"] {
+            try? FileManager.default.removeItem(at: state.appendingPathComponent(name))
+        }
+        let engine = FakeEngine()
+        let summary = try await harness.runOnce(engine)
+        XCTAssertEqual(engine.names, [], "nothing transcribed again\n" + harness.log)
+        XCTAssertEqual(summary.transcribed, 0)
+        XCTAssertEqual(harness.files(), ["a-copy.wav", "note.json", "note.txt", "note.wav", "other.json", "other.txt", "other.wav"],
+                       "one set of transcripts per recording")
+        XCTAssertEqual(outputs.map { harness.read($0) }, before, "transcripts unchanged")
+        XCTAssertEqual(try harness.recording("note.wav")?.state, .done)
+        XCTAssertEqual(try harness.recording("note.wav")?.outputs, ["note.txt", "note.json"])
+        XCTAssertEqual(try harness.recording("other.wav")?.model, "fake")
+        XCTAssertEqual(harness.logLines("restored").count, 2, harness.log)
+
+        // Content that changed is not mistaken for its old transcript.
+        try harness.write("charlie words", to: "other.wav")
+        let changed = FakeEngine()
+        _ = try await harness.runOnce(changed)
+        XCTAssertEqual(changed.names, ["other.wav"])
+        XCTAssertEqual(harness.read("other.txt"), "charlie words\n")
+    }
+
+    /// After a clean exit the whole ledger is in `ledger.sqlite`: it used to stay in the -wal file,
+    /// so losing that file lost every record.
+    func testACleanExitLeavesTheLedgerWholeInItsDatabaseFile() async throws {
+        let harness = try Harness()
+        try harness.write("alpha words", to: "a.wav")
+        _ = try await harness.runOnce(FakeEngine())
+        let state = harness.configuration.effectiveStateDirectory
+        let wal = state.appendingPathComponent("ledger.sqlite-wal").path
+        let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
+        XCTAssertEqual(size, 0, "the write-ahead log is checkpointed and emptied")
+        let copy = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: copy) }
+        try FileManager.default.copyItem(at: state.appendingPathComponent("ledger.sqlite"), to: copy.appendingPathComponent("ledger.sqlite"))
+        let alone = try Ledger(url: copy.appendingPathComponent("ledger.sqlite"), create: false)
+        XCTAssertEqual(try alone.recordings().map(\.state), [.done], "the database file alone holds the state")
+    }
+
+    func testADamagedLedgerIsRefusedWithAClearMessage() throws {
+        let folder = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("ledger.sqlite")
+        try Data(repeating: 0x5a, count: 8192).write(to: url)
+        XCTAssertThrowsError(try Ledger(url: url)) { error in
+            XCTAssertTrue("\(error)".contains("the ledger is damaged"), "\(error)")
+            XCTAssertTrue("\(error)".contains("move it aside"), "\(error)")
+        }
+    }
+
+    /// 15 rapid kill -9 restarts used to leave an innocent recording failed for good
+    /// ("interrupted 3 times"): each interruption counted as one of its --max-attempts.
+    func testAnInterruptionIsNotCountedAgainstTheRecording() async throws {
+        let harness = try Harness()
+        try harness.write("innocent", to: "i.wav")
+        try harness.write("waiting", to: "w.wav")
+        let ledger = try harness.openLedger()
+        let key = try simulateKilledTranscription(of: "i.wav", text: "innocent", harness: harness, attempts: 3)
+        XCTAssertEqual(harness.configuration.maxAttempts, 3, "as many as its attempts allow")
+
+        let engine = FakeEngine()
+        let summary = try await harness.runOnce(engine)
+        XCTAssertEqual(Set(engine.names), ["w.wav", "i.wav"], "redone, not given up")
+        XCTAssertEqual(summary.failed, 0)
+        let done = try XCTUnwrap(try ledger.recording(key))
+        XCTAssertEqual(done.state, .done, done.lastError ?? "")
+        XCTAssertEqual(done.attempts, 3, "the interrupted attempt given back, the successful one counted")
+        XCTAssertEqual(done.interruptions, 1)
+        XCTAssertEqual(harness.read("i.txt"), "innocent\n")
+    }
+
     func testARecordingThatKeepsKillingTheWatcherIsGivenUp() async throws {
         let harness = try Harness()
-        try harness.write("poison", to: "p.wav")
         let ledger = try harness.openLedger()
-        let stamp = try XCTUnwrap(FileStamp.of(harness.url("p.wav").path))
-        let key = SHA256.hex(Data("poison".utf8))
-        var row = Recording(key: key, sha256: key, path: "p.wav", size: stamp.size, modified: stamp.modificationDate,
-                            discoveredAt: Date())
-        try ledger.register(file: KnownFile(path: "p.wav", key: key, stamp: stamp, seenAt: Date()), newRecording: row)
-        row.state = .processing
-        row.attempts = 3
-        try ledger.startProcessing(row, planned: ["p.txt", "p.json"])
+        let key = try simulateKilledTranscription(of: "p.wav", text: "poison", harness: harness, attempts: 1,
+                                                  interruptions: harness.configuration.maxInterruptions - 1)
         try harness.write("partial\n", to: "p.txt")
 
         let engine = FakeEngine()
@@ -275,8 +411,31 @@ final class WatcherTests: XCTestCase {
         let failed = try XCTUnwrap(try ledger.recording(key))
         XCTAssertEqual(failed.state, .failed)
         XCTAssertNil(failed.nextAttemptAt)
-        XCTAssertTrue(failed.lastError?.contains("interrupted 3 times") ?? false, failed.lastError ?? "")
+        XCTAssertTrue(failed.lastError?.contains("interrupted 50 times") ?? false, failed.lastError ?? "")
         XCTAssertEqual(harness.files(), ["p.wav"], "the partial output set is removed")
+
+        // Touching the file gives it a fresh start.
+        try harness.write("poison, fixed", to: "p.wav")
+        _ = try await harness.runOnce(engine)
+        XCTAssertEqual(try harness.recording("p.wav")?.state, .done)
+    }
+
+    /// The ledger as a kill -9 during a transcription leaves it: the recording `processing`.
+    private func simulateKilledTranscription(of name: String, text: String, harness: Harness, attempts: Int,
+                                             interruptions: Int = 0) throws -> String {
+        try harness.write(text, to: name)
+        let ledger = try harness.openLedger()
+        let stamp = try XCTUnwrap(FileStamp.of(harness.url(name).path))
+        let key = SHA256.hex(Data(text.utf8))
+        var row = Recording(key: key, sha256: key, path: name, size: stamp.size, modified: stamp.modificationDate,
+                            discoveredAt: Date())
+        try ledger.register(file: KnownFile(path: name, key: key, stamp: stamp, seenAt: Date()), newRecording: row)
+        row.state = .processing
+        row.attempts = attempts
+        row.interruptions = interruptions
+        let stem = (name as NSString).deletingPathExtension
+        try ledger.startProcessing(row, planned: ["\(stem).txt", "\(stem).json"])
+        return key
     }
 
     func testStopAbandonsARunningTranscriptionWhichIsRedoneNextTime() async throws {
@@ -299,6 +458,27 @@ final class WatcherTests: XCTestCase {
         XCTAssertEqual(next.names, ["long.wav"])
         XCTAssertEqual(second.transcribed, 1)
         XCTAssertEqual(try harness.recording("long.wav")?.attempts, 1)
+    }
+
+    /// A grace too long for a sleep (infinity, from a caller that did not go through the CLI's
+    /// checks) used to trap when the stop came; it now waits as long as it can.
+    func testAnUnboundedGraceDoesNotCrashAStop() async throws {
+        XCTAssertEqual(WatchConfiguration.nanoseconds(.infinity), 86_400_000_000_000)
+        XCTAssertEqual(WatchConfiguration.nanoseconds(.nan), 0)
+        XCTAssertEqual(WatchConfiguration.nanoseconds(-1), 0)
+        XCTAssertEqual(WatchConfiguration.nanoseconds(1.5), 1_500_000_000)
+        let harness = try Harness()
+        harness.configuration.grace = .infinity
+        let engine = FakeEngine(gated: true)
+        try harness.start(engine)
+        try harness.write("long recording", to: "long.wav")
+        try await harness.waitUntil("long.wav processing") { try harness.state("long.wav") == .processing }
+        harness.watcher?.requestStop()
+        try await pause(0.3)
+        engine.open()
+        let summary = try await harness.finish()
+        XCTAssertEqual(summary.transcribed, 1, "the running transcription finished within the grace")
+        XCTAssertEqual(try harness.state("long.wav"), .done)
     }
 
     func testStopLetsARunningTranscriptionFinishWithinTheGrace() async throws {
