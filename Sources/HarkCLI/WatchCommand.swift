@@ -190,11 +190,12 @@ struct WatchRunCommand: ParsableCommand {
         let engine: WhisperEngine
         do {
             let transcriber = try modelOptions.loadTranscriber()
+            try modelOptions.checkLanguage(of: transcriber, translating: false)
             engine = try WhisperEngine(transcriber: transcriber, options: options, modelName: modelOptions.model,
                                        computeType: modelOptions.computeType)
         } catch {
             console.error("\(error)")
-            throw ExitCode(1)
+            throw ExitCode.configuration
         }
         logger.info("loaded", metadata: ["model": "\(modelOptions.model)", "seconds": .stringConvertible((Date().timeIntervalSince(loadStart) * 100).rounded() / 100),
                                          "threads_per_job": .stringConvertible(threadCount)])
@@ -221,7 +222,16 @@ struct WatchRunCommand: ParsableCommand {
         }
         finished.wait()
         withExtendedLifetime((lock, signals)) {}
-        if configuration.once && result.summary.failed > 0 { throw ExitCode(1) }
+        let status: Int32 = configuration.once && result.summary.failed > 0 ? 1 : 0
+        if result.summary.abandoned > 0 {
+            // A transcription abandoned at the stop is still running on its thread: the
+            // process ends here without the exit-time clean-up that would run under it (it
+            // crashed inside OpenBLAS one stop in three), after removing what it was reading.
+            PinnedFile.removeOpenFolders()
+            fflush(nil)
+            _exit(status)
+        }
+        if status != 0 { throw ExitCode(status) }
     }
 
     static func forward(_ signal: Int32, to watcher: Watcher) {
@@ -236,11 +246,11 @@ struct WatchRunCommand: ParsableCommand {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             Console(quiet: false).error("\(path): no such folder")
-            throw ExitCode(1)
+            throw ExitCode.configuration
         }
         guard isDirectory.boolValue else {
             Console(quiet: false).error("\(path): not a folder; hark watch watches a folder")
-            throw ExitCode(1)
+            throw ExitCode.configuration
         }
         return URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath()
     }
@@ -328,4 +338,11 @@ private final class SummaryBox: @unchecked Sendable {
         defer { lock.unlock() }
         return value
     }
+}
+
+extension ExitCode {
+    /// A configuration that cannot work as given (sysexits' EX_CONFIG): a missing folder or
+    /// model, a language the model lacks. A service manager should not restart on it
+    /// (systemd: `RestartPreventExitStatus=2 78`), as it would only fail again.
+    static let configuration = ExitCode(78)
 }

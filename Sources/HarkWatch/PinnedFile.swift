@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,7 +14,23 @@ import Darwin
 /// private folder (mode 0700) to `/proc/PID/fd/N`, which names this open file rather than a path
 /// (a decoder process such as ffmpeg can open it too) and keeps the recording's name, so the
 /// decoder still sees its extension.
-final class PinnedFile {
+public final class PinnedFile {
+    /// The private folders of the files open now, so that a process ending with a
+    /// transcription still running (abandoned at a stop) can remove them: it ends without
+    /// running deinitializers.
+    private static let openFolders = Mutex<Set<String>>([])
+
+    /// Removes the private folders of every file still open (their links and the folders).
+    public static func removeOpenFolders() {
+        openFolders.withLock { folders in
+            for folder in folders {
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] { unlink(folder + "/" + name) }
+                rmdir(folder)
+            }
+            folders.removeAll()
+        }
+    }
+
     /// The path for the engine.
     let path: String
     private let descriptor: Int32
@@ -50,6 +67,7 @@ final class PinnedFile {
         }
         path = alias
         self.folder = folder
+        PinnedFile.openFolders.withLock { _ = $0.insert(folder) }
         #else
         path = original
         folder = nil
@@ -61,6 +79,7 @@ final class PinnedFile {
         if let folder {
             unlink(path)
             rmdir(folder)
+            PinnedFile.openFolders.withLock { _ = $0.remove(folder) }
         }
         close(descriptor)
     }

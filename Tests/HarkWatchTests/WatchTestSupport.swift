@@ -138,7 +138,7 @@ final class Harness {
 
     /// Waits for the running watcher to return.
     func finish(timeout: TimeInterval = 20) async throws -> WatchSummary {
-        guard let task else { throw XCTSkip("no watcher") }
+        let task = try XCTUnwrap(task, "a watcher was started")
         let deadline = Date().addingTimeInterval(timeout)
         let result = ResultBox<WatchSummary>()
         Task { result.set(await task.value) }
