@@ -9,11 +9,20 @@ struct Console {
 
     func status(_ line: String) {
         guard !quiet else { return }
-        write(line + "\n")
+        write(Console.printable(line) + "\n")
     }
 
     func error(_ line: String) {
-        write("hark: " + line + "\n")
+        write("hark: " + Console.printable(line) + "\n")
+    }
+
+    /// `line` with control characters (a newline in a file name, say) written as escapes, so
+    /// that a message stays one line and cannot move the terminal's cursor.
+    static func printable(_ line: String) -> String {
+        guard line.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return line }
+        return String(line.unicodeScalars.map { scalar in
+            scalar.properties.generalCategory == .control ? scalar.escaped(asASCII: true) : String(scalar)
+        }.joined())
     }
 
     func write(_ text: String) {

@@ -44,6 +44,10 @@ public struct Hark: ParsableCommand {
             Foundation.exit(0)
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
+        } catch let error as CLIError {
+            // Hark's own errors are one line of their own, without the parser's "Error: ".
+            FileHandle.standardError.write(Data("hark: \(Console.printable(error.description))\n".utf8))
+            Foundation.exit(1)
         } catch {
             let status = exitCode(for: error)
             if status == .success {

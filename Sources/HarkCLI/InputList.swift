@@ -107,6 +107,9 @@ struct InputList {
 /// it, and the kernel frees it however the process ends (Ctrl-C and kill -9 included). It
 /// is read through `/proc/PID/fd/N`, which the `ffmpeg` child can open too.
 enum Spool {
+    /// The most a spool holds: past WAV's own 4-GiB limit, recordings come as files.
+    static let limit = 4 << 30
+
     /// Copies everything `source` gives until its end; returns the path to read the copy
     /// from and its size.
     static func copy(descriptor source: Int32, name: String) throws -> (path: String, bytes: Int) {
@@ -114,7 +117,7 @@ enum Spool {
         var template = Array((directory + "/hark-spool-XXXXXX").utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
         guard descriptor >= 0 else {
-            throw CLIError.output(path: directory, reason: "cannot hold \(name): \(String(cString: strerror(errno)))")
+            throw CLIError.usage("\(name): cannot be held in \(directory) (\(String(cString: strerror(errno))))")
         }
         _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         _ = template.withUnsafeBufferPointer { buffer in buffer.baseAddress.map { unlink($0) } }
@@ -134,11 +137,14 @@ enum Spool {
                 let written = write(descriptor, buffer.baseAddress.map { $0 + offset }, count - offset)
                 if written < 0 && errno == EINTR { continue }
                 guard written > 0 else {
-                    throw CLIError.output(path: directory, reason: "cannot hold \(name): \(String(cString: strerror(errno)))")
+                    throw CLIError.usage("\(name): cannot be held in \(directory) (\(String(cString: strerror(errno))))")
                 }
                 offset += written
             }
             total += count
+            guard total <= limit else {
+                throw CLIError.usage("\(name): more than \(limit >> 30) GiB of audio; give a recording that large as a file")
+            }
         }
         return ("/proc/\(getpid())/fd/\(descriptor)", total)
     }

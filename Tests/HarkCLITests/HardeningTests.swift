@@ -141,6 +141,29 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(names(temporary), [])
     }
 
+    /// `- < /dev/zero` wrote until the disk was full (or was killed by SIGXFSZ): a write past the
+    /// file size limit is an error, and the spool holds at most 4 GiB.
+    func testEndlessInputPastTheFileSizeLimitIsAnError() throws {
+        let temporary = directory.appendingPathComponent("tmp")
+        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+        let result = try TestSupport.run("/bin/bash", ["-c", "ulimit -f 2048; exec \"$0\" transcribe --model tiny.en - < /dev/zero",
+                                                        try TestSupport.harkExecutable()],
+                                         environment: environment.merging(["TMPDIR": temporary.path]) { $1 })
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertEqual(result.stderr, "hark: standard input: cannot be held in \(temporary.path) (File too large)\n")
+        XCTAssertEqual(names(temporary), [])
+    }
+
+    /// A newline in a file name split the error over two lines.
+    func testControlCharactersInNamesAreEscaped() throws {
+        let file = directory.appendingPathComponent("new\nline.wav")
+        try Data("not audio".utf8).write(to: file)
+        let result = try run(["transcribe", "--model", "tiny.en", "-q", file.path])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("new\\nline.wav"), result.stderr)
+    }
+
     /// A named pipe (or `<(command)`) said "the file is empty"; it is read once, like standard input.
     func testANamedPipeIsTranscribed() throws {
         let fifo = directory.appendingPathComponent("note.wav").path
@@ -189,7 +212,8 @@ final class HardeningTests: XCTestCase {
     func testOutputsAreAllWrittenOrNone() throws {
         let out = directory.appendingPathComponent("out")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let command = "trap '' XFSZ; ulimit -f 1; exec \"$0\" \"$@\""
+        // No `trap '' XFSZ`: hark itself turns the signal into a failed write.
+        let command = "ulimit -f 1; exec \"$0\" \"$@\""
         let limited = try TestSupport.run("/bin/bash", ["-c", command, try TestSupport.harkExecutable(), "transcribe",
                                                          "--model", "tiny.en", "-f", "all", "-o", out.path,
                                                          TestSupport.sample("voice-note-16k.wav")], environment: environment)
