@@ -59,8 +59,15 @@ public final class AudioReader {
     public init(path: String, allowFFmpeg: Bool = true) throws(AudioError) {
         self.path = path
         try AudioReader.checkReadable(path)
-        if Mpg123Source.recognises(head: AudioReader.head(of: path)), case .success(let mpeg) = Mpg123Source.open(path: path) {
-            source = mpeg
+        if Mpg123Source.recognises(path: path, head: AudioReader.head(of: path)) {
+            // libsndfile would hand what libmpg123 refuses back to it, noisily: ffmpeg has the
+            // last word instead.
+            switch Mpg123Source.open(path: path) {
+            case .success(let source):
+                self.source = source
+            case .failure(let refusal):
+                source = try AudioReader.openWithFFmpeg(path: path, refusal: refusal, allowed: allowFFmpeg)
+            }
         } else {
             switch SndFileSource.open(path: path) {
             case .success(let source):

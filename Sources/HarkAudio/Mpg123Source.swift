@@ -1,4 +1,5 @@
 import CMpg123
+import Foundation
 
 /// Interleaved float frames of an MPEG audio file (MP3, MP2), decoded by libmpg123 with the
 /// settings libsndfile uses (32-bit float, gapless, no resampling, no stitched streams), so
@@ -13,10 +14,15 @@ final class Mpg123Source: FrameSource {
     let formatName: String
     private let path: String
 
-    /// Whether a file that starts with `head` holds MPEG audio: an ID3v2 tag, or the sync
-    /// word of an MPEG-1, -2 or -2.5 frame of layer I, II or III (not AAC's ADTS, whose layer
-    /// bits are 0).
-    static func recognises(head: [UInt8]) -> Bool {
+    /// Whether a file holds MPEG audio, by its name (`.mp3`, `.mp2`, `.mpga`: libsndfile
+    /// would take those for MPEG whatever they hold) or by its first bytes `head`: an ID3v2
+    /// tag, or the sync word of an MPEG-1, -2 or -2.5 frame of layer I, II or III (not AAC's
+    /// ADTS, whose layer bits are 0).
+    static func recognises(path: String, head: [UInt8]) -> Bool {
+        // Another container's magic wins over the name (a WAV named .mp3 stays a WAV).
+        if ["RIFF", "RF64", "fLaC", "OggS", "FORM", "caff"].contains(where: { head.starts(with: Array($0.utf8)) }) { return false }
+        let name = (path as NSString).lastPathComponent.lowercased()
+        if [".mp3", ".mp2", ".mp1", ".mpga"].contains(where: name.hasSuffix) { return true }
         if head.starts(with: Array("ID3".utf8)) { return true }
         guard head.count >= 2, head[0] == 0xFF, head[1] & 0xE0 == 0xE0 else { return false }
         return head[1] & 0x18 != 0x08 && head[1] & 0x06 != 0

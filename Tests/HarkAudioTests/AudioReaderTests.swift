@@ -132,6 +132,30 @@ final class AudioReaderTests: XCTestCase {
         XCTAssertEqual(try standardError { _ = try? AudioReader.decode(path: file) }, "")
     }
 
+    /// What libmpg123 refuses is not handed to libsndfile (which let libmpg123 print its notes),
+    /// and a WAV with an MP3's name is still read as the WAV it is.
+    func testMisnamedFilesAreReadByTheirContent() throws {
+        var bytes = [UInt8](repeating: 0, count: 8192)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 7) }
+        let noise = path("noise.mp3")
+        try Data(bytes).write(to: URL(fileURLWithPath: noise))
+        let saved = dup(STDERR_FILENO)
+        let capture = path("stderr.txt")
+        let descriptor = open(capture, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        dup2(descriptor, STDERR_FILENO)
+        XCTAssertThrowsError(try AudioReader(path: noise, allowFFmpeg: false))
+        fflush(nil)
+        dup2(saved, STDERR_FILENO)
+        close(descriptor)
+        close(saved)
+        XCTAssertEqual(try String(contentsOfFile: capture, encoding: .utf8), "")
+
+        let wav = path("tone.mp3")
+        let tone = WAVWriter.sine(frequency: 440, seconds: 0.5, sampleRate: 16_000)
+        try WAVWriter.write(tone, to: URL(fileURLWithPath: wav), sampleRate: 16_000, encoding: .float32)
+        XCTAssertEqual(try AudioReader.decode(path: wav), tone)
+    }
+
     func testSourceFormatIsReported() throws {
         let reader = try AudioReader(path: TestSupport.sample("fox-8k-stereo-float.wav"))
         XCTAssertEqual(reader.sourceFormat.sampleRate, 8000)
