@@ -165,6 +165,10 @@ extension WhisperDimensions {
             throw .unsupported(path: source.path, detail: "no Whisper encoder/decoder tensors")
         }
         let width = conv1Shape[0]
+        // A head count that is stored must be a whole number; only an absent one is derived.
+        for name in ["encoder/num_heads", "decoder/num_heads"] where source.shape(name) != nil && source.scalar(name) == nil {
+            throw .unsupported(path: source.path, detail: "\(name) is not a whole number")
+        }
         func countLayers(_ prefix: String) -> Int {
             var n = 0
             while source.shape("\(prefix)/layer_\(n)/ffn/linear_0/weight") != nil { n += 1 }

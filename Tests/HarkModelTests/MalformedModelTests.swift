@@ -45,6 +45,22 @@ final class MalformedModelTests: XCTestCase {
         XCTAssertNoThrow(try WhisperModel(at: try tinyEn(with: "encoder/num_heads", setTo: 12), computeType: .int8))
     }
 
+    func testAHeadCountThatIsNotAWholeNumberIsRefused() throws {
+        // NaN, infinity and 6.5 as half-precision values in place of the int16 scalar.
+        for bits: UInt16 in [0x7E00, 0x7C00, 0x4680] {
+            let model = try tinyEn(with: "decoder/num_heads", setTo: Int16(bitPattern: bits))
+            let url = model.appendingPathComponent("model.bin")
+            var bytes = try Data(contentsOf: url)
+            let record = try XCTUnwrap(try CTranslate2File(path: url.path).variables["decoder/num_heads"])
+            bytes[record.offset - 5] = 4  // the data type id, before the u32 byte count: float16
+            try bytes.write(to: url)
+            XCTAssertThrowsError(try WhisperModel(at: model, computeType: .int8), String(bits, radix: 16)) { error in
+                guard case ModelError.unsupported(_, let detail) = error else { return XCTFail("\(error)") }
+                XCTAssertTrue(detail.contains("not a whole number"), detail)
+            }
+        }
+    }
+
     func testQuantizingAMalformedModelFailsAndLeavesNoFile() throws {
         let model = try tinyEn(with: "decoder/num_heads", setTo: 0)
         for name in ["config.json", "tokenizer.json"] {
