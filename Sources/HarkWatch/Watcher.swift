@@ -371,7 +371,17 @@ public actor Watcher {
             var replaced = Set(try ledger.recordings(atPath: relativePath).map(\.key))
             if let previous { replaced.insert(previous.key) }
             replaced.remove(key)
-            for old in replaced.sorted() { superseded(old, at: path) }
+            // Content already transcribed under another name, now in a file whose transcripts
+            // describe what it held before: those transcripts are replaced by copies.
+            let transcribedElsewhere = (try? ledger.recording(key)).flatMap { $0 }.map { $0.state == .done && $0.path != relativePath } ?? false
+            for old in replaced.sorted() {
+                if transcribedElsewhere, let copied = copyTranscripts(of: key, over: old, at: path) {
+                    logger.info("changed", metadata: ["path": "\(relativePath)", "action": "it now holds content already transcribed; its transcripts were replaced by copies",
+                                                      "outputs": .array(copied.map { .string(relative($0)) })])
+                } else {
+                    superseded(old, at: path)
+                }
+            }
             if new != nil {
                 logger.info("found", metadata: ["path": "\(relativePath)", "size": .stringConvertible(stamp.size),
                                                 "sha256": "\(sha256.prefix(16))"])
@@ -411,6 +421,32 @@ public actor Watcher {
             }
         } catch {
             logger.error("ledger_error", metadata: ["path": "\(relativePath)", "reason": "\(error)"])
+        }
+    }
+
+    /// Overwrites the transcripts that done recording `previous` has for `path` with copies of
+    /// done recording `key`'s, format by format; returns the files written, or nil when
+    /// `previous` had none there.
+    private func copyTranscripts(of key: String, over previous: String, at path: String) -> [String]? {
+        do {
+            guard let old = try ledger.recording(previous), old.state == .done, old.path == relative(path) else { return nil }
+            let targets = try ledger.outputs(of: previous).filter(\.complete).map { absolute($0.path) }
+            let sources = try ledger.outputs(of: key).filter(\.complete).map { absolute($0.path) }
+            let byExtension = Dictionary(sources.map { (($0 as NSString).pathExtension, $0) }, uniquingKeysWith: { first, _ in first })
+            let permissions = OutputWriter.permissions(like: path)
+            var copied: [String] = []
+            for target in targets {
+                guard let source = byExtension[(target as NSString).pathExtension],
+                      let data = FileManager.default.contents(atPath: source) else { continue }
+                try AtomicFile.write(String(decoding: data, as: UTF8.self), to: URL(fileURLWithPath: target), permissions: permissions)
+                copied.append(target)
+            }
+            // The copies belong to the content they describe now.
+            if let row = try ledger.recording(key) { try ledger.finish(row, outputs: row.outputs + copied.map(relative)) }
+            return targets.isEmpty ? nil : copied
+        } catch {
+            logger.error("output_error", metadata: ["path": "\(relative(path))", "reason": "\(error)"])
+            return nil
         }
     }
 

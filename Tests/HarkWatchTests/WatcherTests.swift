@@ -106,6 +106,27 @@ final class WatcherTests: XCTestCase {
         try await harness.stop()
     }
 
+    /// A file whose content is replaced by content already transcribed under another name kept
+    /// its old, now wrong, transcripts (logged "changed" then "duplicate").
+    func testAFileGivenContentTranscribedElsewhereGetsThatContentsTranscripts() async throws {
+        let harness = try Harness()
+        let engine = FakeEngine()
+        try harness.start(engine)
+        try harness.write("first take", to: "a.wav")
+        try harness.write("the other note", to: "b.wav")
+        try await harness.waitUntil("both done") { try harness.state("a.wav") == .done && harness.state("b.wav") == .done }
+        try harness.write("the other note", to: "a.wav")
+        try await harness.waitUntil("a.wav's transcripts replaced") { harness.read("a.txt") == "the other note\n" }
+        try await pause(0.5)
+        XCTAssertEqual(engine.texts.sorted(), ["first take", "the other note"], "nothing transcribed again")
+        XCTAssertEqual(harness.read("a.json"), harness.read("b.json"))
+        XCTAssertEqual(harness.files(), ["a.json", "a.txt", "a.wav", "b.json", "b.txt", "b.wav"])
+        let other = try XCTUnwrap(try harness.openLedger().recording(SHA256.hex(Data("the other note".utf8))))
+        XCTAssertEqual(Set(other.outputs), ["a.txt", "a.json", "b.txt", "b.json"], "the copies belong to the content they describe")
+        XCTAssertEqual(try harness.openLedger().recording(SHA256.hex(Data("first take".utf8)))?.outputs, [])
+        try await harness.stop()
+    }
+
     func testBadFilesAreRetriedWithBackoffThenLeftFailedAndTheWatcherGoesOn() async throws {
         let harness = try Harness()
         harness.configuration.retryDelay = 0.3 // then 1.2 s
