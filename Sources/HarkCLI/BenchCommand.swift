@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Model name or directory.") var model = "base"
     @Option(name: .long, help: "Directory of the model store.") var modelsDir: String?
     @Option(name: .long, help: "Beam width (1 = greedy).") var beamSize = 5
-    @Option(name: .long, help: "Runs to take the best of.") var runs = 3
+    @Option(name: .long, help: "How many times to transcribe the file; the fastest run is reported.") var runs = 3
     @Option(name: .long, help: "int8 or float32.") var computeType = "int8"
     @Option(name: .long, help: "CPU threads for the model.") var threads: Int?
 
@@ -44,7 +44,7 @@ struct BenchCommand: ParsableCommand {
         func row(_ name: String, _ seconds: Double) -> String {
             String(format: "| %@ | %.3f | %.1f%% |", name, seconds, wall > 0 ? 100 * seconds / wall : 0)
         }
-        print("\(file): \(String(format: "%.1f", transcript.duration)) s of audio, model \(model) \(computeType), beam \(beamSize), best of \(runs)")
+        print("\(file): \(String(format: "%.1f", transcript.duration)) s of audio, model \(model) \(computeType), beam \(beamSize), fastest of \(runs) runs")
         print("")
         print("| stage | seconds | share |")
         print("|---|---|---|")

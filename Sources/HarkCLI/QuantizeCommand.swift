@@ -9,9 +9,7 @@ struct QuantizeCommand: ParsableCommand {
         commandName: "quantize",
         abstract: "Quantize a model to int8 and write it as one safetensors file.",
         discussion: """
-            The file holds every weight matrix in int8 (one scale per output row), the other
-            tensors as they were, and the model's config.json and tokenizer, so it is a whole
-            model: pass it to --model of any command. Layout: Models/README.md.
+            The file holds every weight matrix in int8 (one scale per output row), the other tensors as they were, and the model's config.json and tokenizer, so it is a whole model: pass it to --model of any command. Layout: Models/README.md.
 
             Examples:
               hark quantize --model base --output base-int8.safetensors

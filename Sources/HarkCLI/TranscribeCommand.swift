@@ -10,9 +10,9 @@ struct TranscribeCommand: ParsableCommand {
         commandName: "transcribe",
         abstract: "Transcribe audio files (WAV, FLAC, OGG, Opus, MP3, AIFF; M4A and video through ffmpeg).",
         discussion: """
-            Without -o the text goes to standard output (with several files, each is preceded by
-            a '==> FILE <==' line). With -o each format is written to DIR/<name>.<format>.
-            Exit status: 0 when every file was transcribed, 1 when any failed, 2 for usage errors.
+            Without -o the text goes to standard output, in one format (with several files, each is preceded by a '==> FILE <==' line). With -o each format is written to DIR/<name>.<format>, all of a file's formats or none; with --recursive the folders' tree is mirrored under DIR.
+
+            Exit status: 0 when every file was transcribed, 1 when any failed, 2 for usage errors (including a language or task the model cannot do), 130 when interrupted.
             """)
 
     @Argument(help: "Audio files or, with --recursive, folders. '-' reads audio from standard input (its outputs are named stdin.*).")

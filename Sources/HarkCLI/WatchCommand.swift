@@ -38,7 +38,7 @@ struct WatchRunCommand: ParsableCommand {
 
             Signals: SIGINT/SIGTERM stop (running transcriptions get --grace seconds to finish, then go back to the queue); a second signal stops at once. SIGHUP rescans the folder.
 
-            Exit status: 0 when stopped by a signal or, with --once, when no file failed; 1 when --once saw a file fail or the watcher could not start; 2 for usage errors.
+            Exit status: 0 when stopped by a signal or, with --once, when no file failed; 1 when --once saw a file fail or the watcher could not start; 2 for usage errors; 78 for a configuration that cannot work (no such folder, a missing or broken model, a language the model lacks), which a service manager should not restart on.
             """)
 
     @Argument(help: "The folder to watch.")

@@ -123,9 +123,10 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
                      "|" + Self.columns.indices.map { $0 == 0 ? "---" : "---:" }.joined(separator: "|") + "|"]
         for system in systems {
             var cells = [system.label, String(system.beamSize), String(system.utterances.count), String(system.failures)]
-            if system.loadError != nil {
-                cells += Array(repeating: "—", count: Self.columns.count - cells.count)
-                cells[Self.columns.count - 3] = "model failed to load"
+            if system.loadError != nil || (!system.utterances.isEmpty && system.failures == system.utterances.count) {
+                // Nothing was decoded: no rate to give (it read 0.00 when every utterance failed).
+                cells += Array(repeating: "n/a", count: Self.columns.count - cells.count)
+                cells[Self.columns.count - 3] = system.loadError != nil ? "model failed to load" : "every utterance failed"
             } else {
                 cells += [number(system.wordErrorRate * 100, 2), String(system.wordEdits.substitutions),
                           String(system.wordEdits.deletions), String(system.wordEdits.insertions),

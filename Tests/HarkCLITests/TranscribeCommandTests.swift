@@ -294,6 +294,32 @@ final class TranscribeCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("y.safetensors").path))
     }
 
+    /// An evaluation whose every utterance failed printed a WER of 0.00.
+    func testEvalWithEveryUtteranceFailedSaysNotApplicable() throws {
+        let manifest = directory.appendingPathComponent("broken.tsv")
+        try "id\taudio\ttext\na\tmissing-a.wav\thello there\nb\tmissing-b.wav\tgood morning\n"
+            .write(to: manifest, atomically: true, encoding: .utf8)
+        let result = try run(["eval", manifest.path, "--model", "tiny.en", "--compute-type", "int8", "--beam-size", "1", "-q"])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        let row = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("| tiny.en int8 ") }, result.stdout)
+        XCTAssertTrue(row.hasPrefix("| tiny.en int8 | 1 | 2 | 2 | n/a |"), String(row))
+        XCTAssertTrue(row.contains("every utterance failed"), String(row))
+        XCTAssertFalse(row.contains("0.00"), String(row))
+    }
+
+    func testVersionSaysTheCommitAndTheKernels() throws {
+        let result = try run(["--version"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, result.stdout)
+        XCTAssertTrue(lines.first?.hasPrefix("hark 0.") == true, result.stdout)
+        let head = try TestSupport.run("/usr/bin/git", ["-C", TestSupport.repositoryRoot.path, "rev-parse", "HEAD"])
+        if head.status == 0 {
+            XCTAssertTrue(result.stdout.contains("(commit \(head.stdout.prefix(12)))"), result.stdout)
+        }
+        XCTAssertTrue(lines.last?.hasPrefix("int8 kernels: ") == true, result.stdout)
+    }
+
     func testHelpIsClear() throws {
         let result = try run(["transcribe", "--help"])
         XCTAssertEqual(result.status, 0)
