@@ -102,8 +102,8 @@ AVX2 static inline __m256 key_lanes(const float *q, const float *key, size_t dim
 // Scores of `rows` query rows against n keys, 8 keys at a time for every row (the 8 key rows
 // stay in L1 across the rows). A last partial block is summed the same way, so a key's score
 // does not depend on where the blocks fall. dim is a multiple of 8. Each key is read whole
-// before the next, in address order: reading the 8 keys' vectors interleaved (8 streams 256
-// bytes apart) made a greedy step of base ~9% slower on Zen 1, whose prefetchers follow it badly.
+// before the next, in address order, which the prefetchers follow better than the 8 keys'
+// vectors read interleaved (8 streams 256 bytes apart).
 //
 // Whisper's heads are 64 wide: a query row then fits in 8 registers and is loaded once per
 // block of 8 keys, so each multiply-add loads only its key vector (two loads per multiply-add
@@ -291,11 +291,9 @@ static void gemm_few_rows_f16_portable(const float *x, size_t ldx, size_t rows, 
 // 8, if any, goes to the even set), the sets added, the lanes folded (high half onto low, then
 // pairs), the k % 8 tail added one by one, then the bias. So a row's result does not depend on
 // which rows share the call, and one pass over the weights serves up to 8 rows, one weight row
-// at a time (blocks of 2-4 weight rows measured slower: 8-12 against 5-8 ms for 51 864 × 384 on
-// one core; on Zen 1, 4 rows read 7.2 ms against 5 for the 26.5 M halves of base's output
-// projection on 2 threads). With a single FMA chain, one row was bound by the FMA latency
-// (64 dependent FMAs for k = 512): the two chains read base's output projection at 13-17
-// against 11-14 GB/s on Zen 1 (the machine reads 19-21 GB/s).
+// at a time (which reads faster than blocks of 2-4 weight rows). Two chains because with one,
+// a row is bound by the FMA latency (64 dependent FMAs for k = 512) rather than by reading
+// the weights.
 // Half-precision weights are widened as they are loaded (exactly), so they give the same sums
 // as their single-precision copies while reading half the bytes.
 AVX2 static inline float fold8(__m256 acc) {

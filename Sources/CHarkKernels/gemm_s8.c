@@ -18,37 +18,24 @@
 // weights stream from memory once, prefetched 2 KiB ahead; a product of exactly 5 rows (a
 // beam-5 decoder step) takes one 5 × 16 tile instead of 4 + 1.
 //
-// Measured on Zen 3 (this project's machine, ~3.1 GHz): vpmaddubsw and vpmaddwd share the two
-// vector multiply pipes (2 per cycle together, ~1.6 per cycle in the dependent chains of this
-// loop) and vpsignb competes for one of them, so a 32-MAC step costs ≥ 1.25 cycles even with
-// every operand in registers, ~1.4 with the loads and broadcasts of the 4×16 tile in L1, and
-// ~1.55 in the full kernel (epilogue, A from L2): ~125 G int8 ops/s per core against ~80
-// GFLOP/s for OpenBLAS sgemm. Precomputing |a| (rather than vpabsb per broadcast) gained ~9%;
-// packing A per 4-row block gained ~3% (not worth a second activation layout); 2×32, 3×24,
-// 5×16 and 6×16 tiles, dot-product layouts, interleaving q with |q|, and a conditional negate
-// (xor/sub) in place of vpsignb did not beat 4×16 by more than noise.
+// vpmaddubsw and vpmaddwd share the vector multiply pipes and vpsignb competes for one of
+// them, so the multiplies bound the loop: other tile shapes, dot-product layouts, q
+// interleaved with |q| and a conditional negate in place of vpsignb gain nothing over 4×16.
+// |a| is stored by the activation quantizer rather than taken with vpabsb per broadcast, and
+// A is not packed per 4-row block (too little gain for a second activation layout).
 //
 // Dropping vpsignb altogether, as the usual u8-offset scheme does (activations shifted to
 // unsigned, a column-sum correction afterwards), needs activations in [-64, 64] so that the
-// u8 × s8 pair sums cannot saturate, i.e. about 7 bits instead of 8. Its inner loop measured
-// only 3-13% faster than this one (4×16 tiles, 1500 × 1152 × 384, thread CPU time, Zen 3):
-// the two multiplies per 32 MACs, not vpsignb, are the limit. Not worth doubling the
-// activations' quantization noise; without VNNI, about 1.5× OpenBLAS fp32 is what exact
-// int8 reaches here.
+// u8 × s8 pair sums cannot saturate, i.e. about 7 bits instead of 8. The two multiplies per
+// 32 MACs, not vpsignb, are the limit, so it would gain little for doubling the activations'
+// quantization noise. A kernel on 16-bit lanes (weights sign-extended to int16, vpmaddwd only)
+// would gain as little, for twice the memory. Without VNNI (vpdpbusd), these multiply chains
+// bound what any exact int8 kernel reaches against fp32 FMA (ceiling.c measures both ceilings
+// on the CPU at hand, for `hark-bench kernels`).
 //
-// The ceiling, measured (`Int8MatrixProduct.multiplyAddCeiling`, ceiling.c: independent
-// chains, every operand in registers, one core): fp32 FMA 50 G multiply-adds/s; vpmaddwd +
-// vpaddd (exact int8 in 16-bit lanes) 80 G, 1.59×; this kernel's chain 74-77 G, 1.5×. The
-// kernel runs at ~85-90% of its chain's ceiling on encoder shapes and OpenBLAS at ~82% of
-// FMA's, so no exact int8 kernel without VNNI (vpdpbusd) can reach 1.8× OpenBLAS on this CPU.
-// A kernel on 16-bit lanes (weights sign-extended to int16, vpmaddwd only, 6×16 tiles) measured
-// 4-8% faster than this one in isolation, as the two ceilings predict, for twice the memory.
-//
-// On Zen 1 (AMD family 23 model 1), which splits 256-bit operations in two and has a single
-// vector integer multiplier, the same ceilings are fp32 FMA 17-20 G, vpmaddwd 19.4 G and this
-// chain 17-19 G per core: int8 products are no faster than fp32 ones there, and only the
-// decoder's memory traffic gains from int8. Interleaving FMAs with the chain (to use the
-// second pipe) reached at most 1.2× either alone.
+// On CPUs that split 256-bit operations in two and have a single vector integer multiplier
+// (Zen 1), int8 products are no faster than fp32 ones, and only the decoder's memory traffic
+// gains from int8; interleaving FMAs with the chain does not make up for it.
 
 #include "hark_kernels.h"
 

@@ -9,8 +9,8 @@
 
 // By default glibc serves blocks above 128 KB (a threshold that adapts upward up to 32 MB)
 // with fresh memory maps and unmaps them when freed, so the kernel zeroes them again page by
-// page. The encoder allocates activations of several MB per layer and window: for a cold
-// 5-second note that was 17 000 of 43 000 page faults, for 3 minutes with base 95 000 of 149 000.
+// page. The encoder allocates activations of several MB per layer and window, which would
+// then be faulted in afresh every time: a large part of a cold start's page faults.
 void hark_keep_large_buffers(void) {
 #if defined(__GLIBC__)
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
@@ -18,10 +18,10 @@ void hark_keep_large_buffers(void) {
 #endif
 }
 
-// Large blocks: 2 MiB-aligned anonymous mappings advised for transparent huge pages. On this
-// project's VM (THP "madvise") a decoder step streams ~50-90 MB of weights and keys from
-// memory; on 4 KiB pages that is one TLB miss and page walk every 4 KiB, and two threads read
-// ~25 GB/s, against ~29 GB/s from huge pages (a read loop over 96 MB, 2 threads).
+// Large blocks: 2 MiB-aligned anonymous mappings advised for transparent huge pages (which a
+// THP mode of "madvise" gives to advised memory only). A decoder step streams tens of MB of
+// weights and keys from memory; on 4 KiB pages that is one TLB miss and page walk every
+// 4 KiB, which slows the reading.
 
 #include <pthread.h>
 #include <stdint.h>

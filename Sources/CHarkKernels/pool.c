@@ -1,7 +1,7 @@
 // The compute threads: a parallel loop whose workers spin for a while after each job before
 // they sleep. A decoder step runs some twenty short parallel products and attentions with
-// serial work between them; waking a sleeping thread for each (libdispatch) cost about 10 µs a
-// time on this project's 2-core VM, against 1 to 2 µs for a spinning one.
+// serial work between them; waking a sleeping thread for each (libdispatch) costs several
+// times what handing the job to a spinning one does.
 //
 // Each worker has its own mailbox: the caller posts a job (on its stack) to the workers it
 // uses, runs iterations itself, and returns once every one of those workers has reported the

@@ -16,10 +16,9 @@ public enum Int8MatrixProduct {
     public static var implementation: String { String(cString: hark_kernels_implementation()) }
 
     /// Products with fewer multiply-adds (rows × weights.rows × weights.columns) than this run
-    /// on the calling thread alone: below it, handing half to a second thread costs more than
-    /// it saves. One core does about 65 G multiply-adds/s, so 2^18 of them take ~4 µs, against
-    /// 1 to 2 µs to start a spinning worker of ``ParallelLoop``. Check with
-    /// `Scripts/bench-kernels --threads-sweep` on an idle machine.
+    /// on the calling thread alone: below it, half the work takes no longer than starting a
+    /// spinning worker of ``ParallelLoop``, so handing it to a second thread gains nothing.
+    /// Check with `Scripts/bench-kernels --threads-sweep` on an idle machine.
     public static let parallelThreshold = 1 << 18
 
     /// The best multiply-add rates of this CPU with every operand in registers, on the calling

@@ -14,8 +14,9 @@ public struct QuantizationPlan: Sendable, Equatable {
 
     /// Every matrix in int8. Measured with `hark-bench sensitivity` (Models/README.md): the
     /// decoder FFN is the most sensitive group (keeping it in float removes the whole increase of
-    /// the reference tokens' NLL on tiny.en), but it costs ~35% of the decoding speed and the
-    /// file size budget, so it is an option (`hark quantize --keep-float`), not the default.
+    /// the reference tokens' NLL on tiny.en), but it costs a large share of the decoding speed
+    /// and of the file size budget, so it is an option (`hark quantize --keep-float`), not the
+    /// default.
     public static let standard = QuantizationPlan()
 
     /// Everything in float: the reference the sensitivity measurement compares against.

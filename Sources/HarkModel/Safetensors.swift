@@ -227,8 +227,8 @@ public struct SafetensorsFile: @unchecked Sendable {
 }
 
 /// One value of a safetensors header: the `__metadata__` object, or a tensor's record. Decoded
-/// with `JSONDecoder` (over twice as fast as `JSONSerialization` on the megabytes of strings an
-/// int8 file's metadata carries); malformed entries decode as `notMetadata` or `notTensor` so
+/// with `JSONDecoder` (faster than `JSONSerialization` on the megabytes of strings an int8
+/// file's metadata carries); malformed entries decode as `notMetadata` or `notTensor` so
 /// that the reader can say which entry is wrong.
 private enum HeaderEntry: Decodable {
     case metadata([String: String])

@@ -130,7 +130,7 @@ public final class WhisperModel: Sendable {
     /// Query rows per piece of the encoder's attention. A piece's scores (192 × 1500 floats)
     /// stay in the cache from the score product through the softmax to the value product,
     /// instead of a head's 9 MB going out to memory and back between them. 192 is a multiple of
-    /// the row tile of OpenBLAS's sgemm kernels (24 on this Zen 3; 8, 16, 32 or 48 elsewhere),
+    /// the row tile of OpenBLAS's sgemm kernels (8, 16, 24, 32 or 48, depending on the CPU),
     /// so every row is computed by the same kernel path as in one product over all the rows:
     /// the same sums, bit for bit (a block of 16 or 128 rows would not be: its rows would fall
     /// to the edge kernels, which sum in another order).

@@ -1,6 +1,6 @@
 /// A small strict JSON parser (RFC 8259) for the tokenizer files, which are large (2–3 MB, some
-/// 100 000 strings): it reads the bytes once into plain values, several times faster than
-/// Foundation's decoders, which matters for the start-up of a voice-note transcription.
+/// 100 000 strings): it reads the bytes once into plain values, faster than Foundation's
+/// decoders, which matters for the start-up of a voice-note transcription.
 enum JSONValue {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])

@@ -3,7 +3,7 @@ import Foundation
 /// UTF-8 text as bytes, for the tokenizer's load (some 100 000 strings): strings from bytes that
 /// must be valid, and byte equality, without the standard library's generic paths.
 /// `String(validating:as:)` is not specialized for `UTF8` and looks up type metadata on every
-/// call, which was a fifth of the load; `elementsEqual` steps through a generic iterator.
+/// call, a large part of the load; `elementsEqual` steps through a generic iterator.
 enum UTF8Text {
     /// The string spelled by `bytes`, or nil if they are not valid UTF-8.
     static func string(validating bytes: UnsafeRawBufferPointer) -> String? {

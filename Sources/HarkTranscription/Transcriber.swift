@@ -62,8 +62,8 @@ public final class Transcriber: Sendable {
     ///
     /// The tokenizer is read on another core while the weights load. With
     /// `waitingForTokenizer: false` this returns as soon as the weights are in, and the first
-    /// transcription encodes its first window while the tokenizer is still being read (when
-    /// the machine is slow, a cold voice note is done ~30 ms sooner); a missing or malformed
+    /// transcription encodes its first window while the tokenizer is still being read (a cold
+    /// voice note is done sooner, most of all on a slow machine); a missing or malformed
     /// tokenizer then fails that transcription, and ``tokenizer()``, instead of this call.
     public init(model location: URL, computeType: ComputeType = .float32,
                 waitingForTokenizer: Bool = true) throws(TranscriptionError) {
