@@ -15,7 +15,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Beam width (1 = greedy).") var beamSize = 5
     @Option(name: .long, help: "How many times to transcribe the file; the fastest run is reported.") var runs = 3
     @Option(name: .long, help: "int8 or float32.") var computeType = "int8"
-    @Option(name: .long, help: "CPU threads for the model.") var threads: Int?
+    @Option(name: .long, help: "CPU threads for the model, 1 to 16; 0 or absent: all cores up to 8.") var threads: Int?
 
     func validate() throws {
         try OptionBounds.check(runs, in: 1...100, option: "--runs")
@@ -25,7 +25,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { ComputeThreads.set(threads) }
+        if let threads = OptionBounds.explicitThreads(threads) { ComputeThreads.set(threads) }
         let directory = try ModelStore(explicit: modelsDir).locate(model)
         let loadStarted = Date()
         let transcriber = try Transcriber(model: directory, computeType: ComputeType(rawValue: computeType) ?? .int8)

@@ -58,7 +58,7 @@ struct EvalCommand: ParsableCommand {
         valueName: "file"))
     var baseline: String?
 
-    @Option(name: .long, help: "CPU threads for the model (default: all cores).")
+    @Option(name: .long, help: "CPU threads for the model, 1 to 16; 0 or absent: all cores up to 8.")
     var threads: Int?
 
     @Flag(name: [.short, .long], help: "Print nothing on standard error but errors.")
@@ -195,10 +195,10 @@ struct EvalCommand: ParsableCommand {
                 }
             }
         }
-        if let threads { ComputeThreads.set(threads) }
+        if let threads = OptionBounds.explicitThreads(threads) { ComputeThreads.set(threads) }
         let display = EvalProgressDisplay(console: console)
         var report = Evaluation(manifest: manifest, normalizer: normalizer)
-            .run(systems, threads: threads) { display.update($0) }
+            .run(systems, threads: OptionBounds.explicitThreads(threads)) { display.update($0) }
         report.skipped = skipped
         if let earlier, let baseline {
             do {

@@ -22,7 +22,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Beam width at temperature 0, 1 to 32 (1 = greedy, faster).")
     var beamSize = 5
 
-    @Option(name: .long, help: "CPU threads for the model, 1 to 16 (default: all cores; for watch, the cores divided by --jobs).")
+    @Option(name: .long, help: "CPU threads for the model, 1 to 16; 0 or absent: automatic (all cores up to 8; for watch, the cores divided by --jobs).")
     var threads: Int?
 
     func validate() throws {

@@ -8,8 +8,11 @@ enum OptionBounds {
     /// decoder's keys and values (11 MB at base's full context), so 32 bounds one window's
     /// memory to a few hundred MB.
     static let hypotheses = 1...32
-    /// Compute threads: the pool's size.
-    static let threads = 1...ComputeThreads.maximum
+    /// Compute threads: the pool's size; 0 asks for the automatic count.
+    static let threads = 0...ComputeThreads.maximum
+
+    /// The thread count a `--threads` value sets, nil for the automatic one (0 or absent).
+    static func explicitThreads(_ value: Int?) -> Int? { value.flatMap { $0 == 0 ? nil : $0 } }
     /// A sampling temperature (openai-whisper's fallback goes up to 1).
     static let temperature = 0.0...2.0
 

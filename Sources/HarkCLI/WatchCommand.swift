@@ -181,7 +181,7 @@ struct WatchRunCommand: ParsableCommand {
             throw ExitCode(1)
         }
 
-        let threadCount = modelOptions.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
+        let threadCount = OptionBounds.explicitThreads(modelOptions.threads) ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
         ComputeThreads.set(threadCount)
         var options = TranscriptionOptions()
         options.language = modelOptions.languageCode

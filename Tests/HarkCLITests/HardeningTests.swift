@@ -33,8 +33,8 @@ final class HardeningTests: XCTestCase {
     func testAbsurdOptionValuesAreUsageErrors() throws {
         let file = TestSupport.sample("voice-note-16k.wav")
         let cases: [([String], String)] = [
-            (["--threads", "9223372036854775807"], "--threads must be from 1 to 16"),
-            (["--threads", "0"], "--threads"),
+            (["--threads", "9223372036854775807"], "--threads must be from 0 to 16"),
+            (["--threads", "-1"], "--threads"),
             (["--beam-size", "9223372036854775807"], "--beam-size must be from 1 to 32"),
             (["--beam-size", "100000"], "--beam-size"),
             (["--best-of", "100000", "--temperature", "1"], "--best-of must be from 1 to 32"),

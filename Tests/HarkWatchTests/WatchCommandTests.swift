@@ -174,7 +174,7 @@ final class WatchCommandTests: XCTestCase {
             (["--jobs", "0"], "--jobs must be from 1 to 64"),
             (["--jobs", "65"], "--jobs must be from 1 to 64"),
             (["--max-attempts", "0"], "--max-attempts must be from 1 to 100"),
-            (["--threads", "100000"], "--threads must be from 1 to 16"),
+            (["--threads", "100000"], "--threads must be from 0 to 16"),
             (["--last=-1"], "--last must be from 0 to 10000"),
         ]
         for (arguments, message) in cases {
