@@ -127,7 +127,7 @@ public final class Transcriber: Sendable {
     }
 
     /// Transcribes a recording on disk, streaming it in bounded memory.
-    /// - Parameter progress: called after every 30-second window.
+    /// - Parameter progress: called once at 0% when the duration is known, then after every 30-second window.
     /// - Parameter cancellation: checked between windows; raising it throws ``TranscriptionError/cancelled``.
     public func transcribe(path: String, options: TranscriptionOptions = TranscriptionOptions(),
                            cancellation: CancellationFlag? = nil,
@@ -237,6 +237,8 @@ public final class Transcriber: Sendable {
         var promptResetSince = 0
         var segments: [Segment] = []
 
+        // A 0% report as soon as the duration is known, before the first window's decoding.
+        progress?(TranscriptionProgress(secondsDone: 0, duration: duration, newSegments: []))
         while seek < contentFrames {
             if cancellation?.isCancelled == true { throw .cancelled }
             let windowSeek = seek

@@ -29,6 +29,20 @@ final class TranscriberTests: XCTestCase {
         XCTAssertEqual(Transcriber.segmentTimes(start: 2, end: 5, duration: duration).map { [$0.start, $0.end] }, [2, 5])
     }
 
+    /// Progress starts with a 0% report that knows the duration, before any window is decoded.
+    func testProgressStartsAtZeroWithTheDuration() throws {
+        var reports: [TranscriptionProgress] = []
+        var options = TranscriptionOptions()
+        options.beamSize = 1
+        _ = try tiny().transcribe(path: TestSupport.sample("voice-note-16k.wav"), options: options) { reports.append($0) }
+        let first = try XCTUnwrap(reports.first)
+        XCTAssertEqual(first.secondsDone, 0)
+        XCTAssertGreaterThan(first.duration, 1)
+        XCTAssertTrue(first.newSegments.isEmpty)
+        XCTAssertGreaterThan(reports.count, 1)
+        XCTAssertEqual(reports.last?.secondsDone ?? 0, first.duration, accuracy: 0.05)
+    }
+
     func testBundledSamplesAreTranscribed() throws {
         let transcriber = try tiny()
         let references = try TestSupport.sampleTranscripts()
