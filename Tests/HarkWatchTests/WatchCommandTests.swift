@@ -158,6 +158,45 @@ final class WatchCommandTests: XCTestCase {
         }
     }
 
+    /// Docs/watch.md said --compute-type defaulted to float32 when it was int8: every default the
+    /// documentation's option table states is the one `hark watch run --help` shows.
+    func testDocumentedDefaultsAreTheOnesTheHelpShows() throws {
+        let help = try run(["watch", "run", "--help"])
+        XCTAssertEqual(help.status, 0, help.stderr)
+        // One entry per option: its lines joined, keyed by each long name it has.
+        var helpDefaults: [String: String] = [:]
+        var entry = ""
+        func close() {
+            guard let range = entry.range(of: #"\(default: (.*)\)\s*$"#, options: .regularExpression) else { return }
+            let value = String(entry[range].dropFirst("(default: ".count).dropLast()).trimmingCharacters(in: .whitespaces)
+            for name in entry.split(separator: " ").filter({ $0.hasPrefix("--") }).prefix(1) {
+                helpDefaults[String(name)] = value
+            }
+        }
+        for line in help.stdout.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("  -") { close(); entry = String(line) } else { entry += " " + line.trimmingCharacters(in: .whitespaces) }
+        }
+        close()
+        func normalized(_ text: String) -> String {
+            var value = text.replacingOccurrences(of: "`", with: "").trimmingCharacters(in: .whitespaces)
+            if value.hasSuffix(".0"), Double(value) != nil { value.removeLast(2) }
+            return value
+        }
+        let doc = try String(contentsOf: TestSupport.repositoryRoot.appendingPathComponent("Docs/watch.md"), encoding: .utf8)
+        let section = try XCTUnwrap(doc.components(separatedBy: "\n## Options\n").last?.components(separatedBy: "\n## ").first)
+        var compared = 0
+        for row in section.split(separator: "\n") where row.hasPrefix("| `-") {
+            // Cells split at the table's pipes, not at escaped ones (`NAME\|DIR`).
+            let cells = row.replacingOccurrences(of: "\\|", with: "/").split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 2 else { continue }
+            let names = cells[0].split(whereSeparator: { " `,".contains($0) }).filter { $0.hasPrefix("--") }
+            guard names.count == 1, let shown = helpDefaults[String(names[0])], cells[1] != "see above" else { continue }
+            XCTAssertEqual(normalized(cells[1]), normalized(shown), "\(names[0]): Docs/watch.md says \(cells[1]), --help \(shown)")
+            compared += 1
+        }
+        XCTAssertGreaterThanOrEqual(compared, 10, "the table's defaults were found and compared")
+    }
+
     /// Every numeric option is bounded and finite: `--grace inf` used to pass and then crash
     /// the watcher at SIGTERM (a Double to UInt64 conversion that traps).
     func testNumericOptionsOutsideTheirRangeAreUsageErrors() throws {
