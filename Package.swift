@@ -43,7 +43,7 @@ let package = Package(
                 dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding"]),
         .target(name: "HarkEvaluation", dependencies: ["HarkTranscription"]),
         .target(name: "HarkWatch", dependencies: [
-            "HarkTranscription",
+            "HarkTranscription", "HarkModel",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "HarkTranscriptionTests",
                     dependencies: ["HarkTranscription", "HarkModel", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),
         .testTarget(name: "HarkEvaluationTests", dependencies: ["HarkEvaluation", "HarkTestSupport"]),
-        .testTarget(name: "HarkWatchTests", dependencies: ["HarkWatch", "HarkTestSupport"]),
+        .testTarget(name: "HarkWatchTests", dependencies: ["HarkWatch", "HarkModel", "HarkTestSupport"]),
         .testTarget(name: "HarkCLITests", dependencies: ["HarkCLI", "HarkTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import HarkModel
-import HarkWatch
 
 /// `hark quantize`: a float model to one int8 file that loads without a float copy.
 struct QuantizeCommand: ParsableCommand {
