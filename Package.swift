@@ -50,7 +50,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "HarkCLI", dependencies: [
-            "HarkTranscription", "HarkTokenizer", "HarkEvaluation", "HarkWatch",
+            "HarkTranscription", "HarkTokenizer", "HarkEvaluation", "HarkWatch", "HarkModelStore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
