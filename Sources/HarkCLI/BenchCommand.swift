@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HarkModel
+import HarkModelStore
 import HarkTranscription
 
 /// `hark bench FILE`: where the time goes for one recording.
@@ -26,7 +27,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if let threads = OptionBounds.explicitThreads(threads) { ComputeThreads.set(threads) }
-        let directory = try ModelStore(explicit: modelsDir).locate(model)
+        let directory = try ModelStore(explicit: modelsDir).find(model)
         let loadStarted = Date()
         let transcriber = try Transcriber(model: directory, computeType: ComputeType(rawValue: computeType) ?? .int8)
         let load = Date().timeIntervalSince(loadStarted)

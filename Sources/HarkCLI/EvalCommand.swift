@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HarkEvaluation
 import HarkModel
+import HarkModelStore
 import HarkTranscription
 
 /// `hark eval`: word and character error rates, speed and memory of models on a manifest of
@@ -154,7 +155,7 @@ struct EvalCommand: ParsableCommand {
         var located: [(name: String, directory: URL)] = []
         for name in try models() {
             do {
-                located.append((Self.displayName(name), try store.locate(name)))
+                located.append((Self.displayName(name), try store.find(name)))
             } catch {
                 console.error("\(error)")
                 throw ExitCode(1)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HarkModel
+import HarkModelStore
 import HarkTokenizer
 import HarkTranscription
 
@@ -57,7 +58,7 @@ struct ModelOptions: ParsableArguments {
 
     /// Finds and loads the model with its tokenizer (see ``Transcriber/init(model:computeType:waitingForTokenizer:)``).
     func loadTranscriber(waitingForTokenizer: Bool = true) throws -> Transcriber {
-        try Transcriber(model: try ModelStore(explicit: modelsDir).locate(model), computeType: numericType,
+        try Transcriber(model: try ModelStore(explicit: modelsDir).find(model), computeType: numericType,
                         waitingForTokenizer: waitingForTokenizer)
     }
 }

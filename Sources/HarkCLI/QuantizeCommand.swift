@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import HarkModel
-import HarkWatch
+import HarkModelStore
 
 /// `hark quantize`: a float model to one int8 file that loads without a float copy.
 struct QuantizeCommand: ParsableCommand {
@@ -39,7 +39,7 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let source = try ModelStore(explicit: modelsDir).locate(model)
+        let source = try ModelStore(explicit: modelsDir).find(model)
         guard !Int8ModelFile.isInt8ModelFile(source) else {
             throw CLIError.usage("\(model) is already an int8 file; quantize its source model directory")
         }

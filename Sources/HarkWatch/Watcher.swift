@@ -1,4 +1,5 @@
 import Foundation
+import HarkModel
 import HarkTranscription
 import Logging
 

@@ -238,8 +238,13 @@ final class TranscribeCommandTests: XCTestCase {
     func testMissingModelSaysHowToFetchIt() throws {
         let result = try run(["transcribe", "--model", "nonesuch", "--models-dir", directory.path, TestSupport.sample("dentist-22k.ogg")])
         XCTAssertEqual(result.status, 1)
-        XCTAssertTrue(result.stderr.contains("fetch-models"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("hark models fetch NAME"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("Scripts/"), result.stderr)
         XCTAssertEqual(result.stderr.split(separator: "\n").filter { $0.hasPrefix("hark:") }.count, 1)
+
+        let known = try run(["transcribe", "--model", "base", "--models-dir", directory.path, TestSupport.sample("dentist-22k.ogg")])
+        XCTAssertEqual(known.status, 1)
+        XCTAssertTrue(known.stderr.hasSuffix("; fetch it with: hark models fetch --models-dir \(directory.path) base\n"), known.stderr)
     }
 
     /// The tokenizer is still loading when the first file starts (`waitingForTokenizer: false`),

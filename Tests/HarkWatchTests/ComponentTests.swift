@@ -1,4 +1,5 @@
 import Foundation
+import HarkModel
 import HarkTestSupport
 @testable import HarkWatch
 import Logging

@@ -1,4 +1,5 @@
 import Foundation
+import HarkModel
 import HarkTestSupport
 import HarkTranscription
 @testable import HarkWatch

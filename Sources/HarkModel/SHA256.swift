@@ -5,7 +5,8 @@ import Glibc
 import Darwin
 #endif
 
-/// SHA-256 (FIPS 180-4), streamed, so recordings of any size hash in constant memory.
+/// SHA-256 (FIPS 180-4), streamed, so recordings, models and wheels of any size hash in
+/// constant memory.
 /// Foundation on Linux has no CryptoKit; this is the whole algorithm.
 public struct SHA256: Sendable {
     private var state: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
