@@ -59,22 +59,17 @@ public final class AudioReader {
     public init(path: String, allowFFmpeg: Bool = true) throws(AudioError) {
         self.path = path
         try AudioReader.checkReadable(path)
-        if Mpg123Source.recognises(path: path, head: AudioReader.head(of: path)) {
-            // libsndfile would hand what libmpg123 refuses back to it, noisily: ffmpeg has the
-            // last word instead.
-            switch Mpg123Source.open(path: path) {
-            case .success(let source):
-                self.source = source
-            case .failure(let refusal):
-                source = try AudioReader.openWithFFmpeg(path: path, refusal: refusal, allowed: allowFFmpeg)
-            }
-        } else {
-            switch SndFileSource.open(path: path) {
-            case .success(let source):
-                self.source = source
-            case .failure(let refusal):
-                source = try AudioReader.openWithFFmpeg(path: path, refusal: refusal, allowed: allowFFmpeg)
-            }
+        let head = AudioReader.head(of: path)
+        // MPEG audio goes to libmpg123 alone: libsndfile would hand what libmpg123 refuses back
+        // to it, noisily. What the first decoder refuses, ffmpeg has the last word on.
+        let opened: Result<FrameSource, SndFileRefusal> = Mpg123Source.recognises(path: path, head: head)
+            ? Mpg123Source.open(path: path).map { $0 }
+            : SndFileSource.open(path: path).map { $0 }
+        switch opened {
+        case .success(let source):
+            self.source = source
+        case .failure(let refusal):
+            source = try AudioReader.openWithFFmpeg(path: path, head: head, refusal: refusal, allowed: allowFFmpeg)
         }
         sourceFormat = SourceFormat(sampleRate: source.sampleRate, channels: source.channels,
                                     frameCount: source.frameCount, formatName: source.formatName)
@@ -169,22 +164,21 @@ public final class AudioReader {
     }
 
     /// Containers that only ffmpeg decodes, by file extension or leading bytes.
-    private static func ffmpegOnlyFormat(path: String) -> String? {
+    private static func ffmpegOnlyFormat(path: String, head: [UInt8]) -> String? {
         let ext = (path as NSString).pathExtension.lowercased()
         let byExtension = ["m4a": "M4A/AAC", "mp4": "MP4", "aac": "AAC", "m4b": "M4B/AAC",
                            "webm": "WebM", "mkv": "Matroska", "mov": "QuickTime", "3gp": "3GP",
                            "amr": "AMR", "wma": "WMA", "caf": "CAF"]
         if let name = byExtension[ext] { return name }
-        let head = head(of: path)
         if head.count >= 8 && Array(head[4..<8]) == Array("ftyp".utf8) { return "MP4/M4A" }
         if head.starts(with: [0x1A, 0x45, 0xDF, 0xA3]) { return "WebM/Matroska" }
         if head.starts(with: Array("#!AMR".utf8)) { return "AMR" }
         return nil
     }
 
-    private static func openWithFFmpeg(path: String, refusal: SndFileRefusal,
+    private static func openWithFFmpeg(path: String, head: [UInt8], refusal: SndFileRefusal,
                                        allowed: Bool) throws(AudioError) -> FrameSource {
-        let format = ffmpegOnlyFormat(path: path)
+        let format = ffmpegOnlyFormat(path: path, head: head)
         guard allowed, let ffmpeg = FFmpegSource.executable else {
             if let format { throw .needsFFmpeg(path: path, format: format) }
             throw .notAudio(path: path, detail: refusal.message)

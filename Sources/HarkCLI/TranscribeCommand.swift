@@ -186,18 +186,13 @@ struct TranscribeCommand: ParsableCommand {
         var targets: [(TranscriptFormat, URL)] = []
         if let outputDir {
             let directory = URL(fileURLWithPath: outputDir)
-            do {
-                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            } catch {
-                throw CLIError.output(path: outputDir, reason: error.localizedDescription)
-            }
             targets = formats.map { ($0, directory.appendingPathComponent("\(input.stem).\($0.fileExtension)")) }
-            if let folder = targets.first?.1.deletingLastPathComponent(), folder.path != directory.path {
-                do {
-                    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                } catch {
-                    throw CLIError.output(path: folder.path, reason: error.localizedDescription)
-                }
+            // The output folder, or its subfolder mirroring the input's with --recursive.
+            let folder = targets.first?.1.deletingLastPathComponent() ?? directory
+            do {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            } catch {
+                throw CLIError.output(path: folder.path, reason: error.localizedDescription)
             }
             // lstat: a symbolic link, even a dangling one, is an existing output.
             let existing = targets.filter { var status = stat(); return lstat($0.1.path, &status) == 0 }

@@ -374,7 +374,7 @@ public actor Watcher {
             replaced.remove(key)
             // Content already transcribed under another name, now in a file whose transcripts
             // describe what it held before: those transcripts are replaced by copies.
-            let transcribedElsewhere = (try? ledger.recording(key)).flatMap { $0 }.map { $0.state == .done && $0.path != relativePath } ?? false
+            let transcribedElsewhere = existing.map { $0.state == .done && $0.path != relativePath } ?? false
             for old in replaced.sorted() {
                 if transcribedElsewhere, let copied = copyTranscripts(of: key, over: old, at: path) {
                     logger.info("changed", metadata: ["path": "\(relativePath)", "action": "it now holds content already transcribed; its transcripts were replaced by copies",
