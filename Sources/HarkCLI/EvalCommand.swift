@@ -3,7 +3,7 @@ import Foundation
 import HarkEvaluation
 import HarkModel
 import HarkModelStore
-import HarkTranscription
+import Hark
 
 /// `hark eval`: word and character error rates, speed and memory of models on a manifest of
 /// recordings with reference transcripts, and the accuracy change of int8 against float32.

@@ -1,5 +1,5 @@
 import Foundation
-import HarkTranscription
+import Hark
 
 /// Ctrl-C: the first stops the transcription at the next window (outputs are only ever
 /// written whole, so nothing partial is left); a second exits at once.

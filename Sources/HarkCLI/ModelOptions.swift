@@ -3,7 +3,7 @@ import Foundation
 import HarkModel
 import HarkModelStore
 import HarkTokenizer
-import HarkTranscription
+import Hark
 
 /// The options every command that runs a model takes: which model, where it lives, its
 /// numeric type, the language, the beam and the threads.

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import HarkModel
 import HarkTokenizer
-import HarkTranscription
+import Hark
 
 /// `hark transcribe`: voice notes to text, one model load for many files.
 struct TranscribeCommand: ParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import HarkModel
-import HarkTranscription
+import Hark
 import HarkWatch
 import Logging
 

@@ -1,5 +1,5 @@
 import Foundation
-import HarkTranscription
+import Hark
 
 /// The numeric precisions a model can be evaluated at, and how the transcriber is loaded at
 /// each. A compute type the transcriber does not support yet has no loader: it is reported as

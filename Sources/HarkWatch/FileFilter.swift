@@ -1,5 +1,5 @@
 import Foundation
-import HarkTranscription
+import Hark
 
 /// Which files in the watched folder are recordings to transcribe.
 ///

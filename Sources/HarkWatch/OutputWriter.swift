@@ -1,5 +1,5 @@
 import Foundation
-import HarkTranscription
+import Hark
 
 /// Where a recording's transcripts go and how they are written.
 ///

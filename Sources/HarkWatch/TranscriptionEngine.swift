@@ -1,7 +1,7 @@
 import Foundation
 import HarkAudio
 import HarkTokenizer
-import HarkTranscription
+import Hark
 
 /// Why a recording could not be transcribed.
 public struct EngineFailure: Error, Sendable, CustomStringConvertible {

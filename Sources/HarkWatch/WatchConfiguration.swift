@@ -1,5 +1,5 @@
 import Foundation
-import HarkTranscription
+import Hark
 
 /// Everything `hark watch` can be told, with the documented defaults.
 public struct WatchConfiguration: Sendable {

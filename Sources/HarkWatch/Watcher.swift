@@ -1,6 +1,6 @@
 import Foundation
 import HarkModel
-import HarkTranscription
+import Hark
 import Logging
 
 /// What one run of the watcher did.

@@ -1,7 +1,7 @@
 import Foundation
 import HarkEvaluation
 import HarkTestSupport
-import HarkTranscription
+import Hark
 import XCTest
 
 enum TestSupportPaths {

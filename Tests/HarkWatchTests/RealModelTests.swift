@@ -1,7 +1,7 @@
 import Foundation
 import HarkModel
 import HarkTestSupport
-import HarkTranscription
+import Hark
 @testable import HarkWatch
 import XCTest
 

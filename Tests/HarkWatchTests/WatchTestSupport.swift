@@ -1,6 +1,6 @@
 import Foundation
 import HarkTestSupport
-import HarkTranscription
+import Hark
 @testable import HarkWatch
 import Logging
 import XCTest

@@ -2,7 +2,7 @@ import Foundation
 import HarkTestSupport
 import XCTest
 
-@testable import HarkTranscription
+@testable import Hark
 
 /// The async API gives what the synchronous one gives, and a cancelled task stops it.
 final class AsyncTranscriptionTests: XCTestCase {

@@ -4,7 +4,7 @@ import HarkModel
 import HarkTestSupport
 import XCTest
 
-@testable import HarkTranscription
+@testable import Hark
 
 /// End-to-end transcription with the real tiny.en (and base) models on real audio.
 final class TranscriberTests: XCTestCase {

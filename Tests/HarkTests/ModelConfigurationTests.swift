@@ -4,7 +4,7 @@ import HarkTestSupport
 import HarkTokenizer
 import XCTest
 
-@testable import HarkTranscription
+@testable import Hark
 
 /// `config.json`'s token ids are checked against the model and `-1` means Whisper's default
 /// set of non-speech tokens, as in Whisper's own configuration.

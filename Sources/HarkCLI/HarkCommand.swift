@@ -3,7 +3,7 @@ import Foundation
 import HarkKernels
 
 /// The `hark` command.
-public struct Hark: ParsableCommand {
+public struct HarkCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "hark",
         abstract: "Offline speech transcription with Whisper models, on your own CPU.",

@@ -2,7 +2,7 @@ import Foundation
 import HarkTestSupport
 import XCTest
 
-@testable import HarkTranscription
+@testable import Hark
 
 /// Outputs are written whole, all of a set or none, and never over a file that must be kept.
 final class AtomicFileTests: XCTestCase {
