@@ -11,6 +11,8 @@ struct Input {
     /// or its path relative to the folder given with `--recursive` (so that `a/one.wav` and
     /// `c/one.wav` do not write the same outputs).
     let stem: String
+    /// The unnamed file holding audio that came through a pipe, kept open while the input is.
+    var spool: Spool? = nil
 }
 
 /// The inputs named on the command line: files, folders (with `--recursive`), `-` for standard
@@ -29,12 +31,12 @@ struct InputList {
     init(arguments: [String], recursive: Bool) throws {
         for argument in arguments {
             if argument == "-" {
-                let spool = try Spool.copy(descriptor: STDIN_FILENO, name: "standard input")
+                let spool = try Self.spool(STDIN_FILENO, name: "standard input")
                 guard spool.bytes > 0 else {
                     problems.append("-: standard input is empty")
                     continue
                 }
-                files.append(Input(path: spool.path, displayName: "-", stem: InputList.standardInputStem))
+                files.append(Input(path: spool.path, displayName: "-", stem: InputList.standardInputStem, spool: spool))
                 continue
             }
             var status = stat()
@@ -62,16 +64,21 @@ struct InputList {
                     continue
                 }
                 defer { close(descriptor) }
-                let spool = try Spool.copy(descriptor: descriptor, name: argument)
+                let spool = try Self.spool(descriptor, name: argument)
                 guard spool.bytes > 0 else {
                     problems.append("\(argument): nothing came through the pipe")
                     continue
                 }
-                files.append(Input(path: spool.path, displayName: argument, stem: stem))
+                files.append(Input(path: spool.path, displayName: argument, stem: stem, spool: spool))
             default:
                 files.append(Input(path: argument, displayName: argument, stem: stem))
             }
         }
+    }
+
+    /// A pipe's audio in a ``Spool``; failing to hold it is a usage error.
+    private static func spool(_ descriptor: Int32, name: String) throws(CLIError) -> Spool {
+        do { return try Spool(copying: descriptor, name: name) } catch { throw .usage(error.description) }
     }
 
     /// Pairs of inputs that would write the same output files, as messages.
@@ -99,53 +106,5 @@ struct InputList {
             inputs.append(Input(path: url.path, displayName: url.path, stem: stem))
         }
         return inputs.sorted { $0.path < $1.path }
-    }
-}
-
-/// Audio that arrives through a pipe, copied to a file that has no name: created private
-/// (0600, `mkstemp`) and unlinked at once, so no other user can read, replace or redirect
-/// it, and the kernel frees it however the process ends (Ctrl-C and kill -9 included). It
-/// is read through `/proc/PID/fd/N`, which the `ffmpeg` child can open too.
-enum Spool {
-    /// The most a spool holds: past WAV's own 4-GiB limit, recordings come as files.
-    static let limit = 4 << 30
-
-    /// Copies everything `source` gives until its end; returns the path to read the copy
-    /// from and its size.
-    static func copy(descriptor source: Int32, name: String) throws -> (path: String, bytes: Int) {
-        let directory = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        var template = Array((directory + "/hark-spool-XXXXXX").utf8CString)
-        let descriptor = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
-        guard descriptor >= 0 else {
-            throw CLIError.usage("\(name): cannot be held in \(directory) (\(String(cString: strerror(errno))))")
-        }
-        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
-        _ = template.withUnsafeBufferPointer { buffer in buffer.baseAddress.map { unlink($0) } }
-        // The descriptor stays open for the life of the process: it is the file.
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        var total = 0
-        while true {
-            let count = read(source, buffer.baseAddress, buffer.count)
-            if count == 0 { break }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw CLIError.usage("\(name): cannot be read (\(String(cString: strerror(errno))))")
-            }
-            var offset = 0
-            while offset < count {
-                let written = write(descriptor, buffer.baseAddress.map { $0 + offset }, count - offset)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else {
-                    throw CLIError.usage("\(name): cannot be held in \(directory) (\(String(cString: strerror(errno))))")
-                }
-                offset += written
-            }
-            total += count
-            guard total <= limit else {
-                throw CLIError.usage("\(name): more than \(limit >> 30) GiB of audio; give a recording that large as a file")
-            }
-        }
-        return ("/proc/\(getpid())/fd/\(descriptor)", total)
     }
 }
