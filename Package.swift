@@ -42,8 +42,11 @@ let package = Package(
         // The model store and catalogue, and fetching models from pinned wheels.
         .target(name: "HarkModelStore", dependencies: ["HarkModel", "CZlib"]),
         // The library: what the CLI, the watcher and an embedding program use.
+        // Its imports are internal unless marked, so no internal module's type can appear in
+        // its public API.
         .target(name: "Hark",
-                dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding", "HarkModelStore"]),
+                dependencies: ["HarkAudio", "HarkFeatures", "HarkModel", "HarkTokenizer", "HarkDecoding", "HarkModelStore"],
+                swiftSettings: [.enableUpcomingFeature("InternalImportsByDefault")]),
         .target(name: "HarkEvaluation", dependencies: ["Hark"]),
         .target(name: "HarkWatch", dependencies: [
             "Hark", "HarkModel",
@@ -72,6 +75,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarkTests",
                     dependencies: ["Hark", "HarkModel", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),
+        // The library as an embedder sees it: its public API only.
+        .testTarget(name: "HarkLibraryTests", dependencies: ["Hark", "HarkTestSupport"]),
         .testTarget(name: "HarkEvaluationTests", dependencies: ["HarkEvaluation", "HarkTestSupport"]),
         .testTarget(name: "HarkWatchTests", dependencies: ["HarkWatch", "HarkModel", "HarkTestSupport"]),
         .testTarget(name: "HarkModelStoreTests", dependencies: ["HarkModelStore", "HarkModel", "HarkTestSupport"]),

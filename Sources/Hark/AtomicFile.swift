@@ -1,20 +1,20 @@
-import Foundation
+package import Foundation
 
 /// A file could not be written.
-public struct FileWriteError: Error, CustomStringConvertible, Sendable {
-    public let path: String
-    public let reason: String
-    public var description: String { "\(path): cannot write (\(reason))" }
+package struct FileWriteError: Error, CustomStringConvertible, Sendable {
+    package let path: String
+    package let reason: String
+    package var description: String { "\(path): cannot write (\(reason))" }
 }
 
 /// Permissions a written file must not exceed.
-public struct FilePermissions: Sendable, Equatable {
+package struct FilePermissions: Sendable, Equatable {
     /// The permission bits allowed (also limited by the umask).
-    public var mode: mode_t
+    package var mode: mode_t
     /// The group the file should have; when it cannot be given, the file gets no group bits.
-    public var group: gid_t?
+    package var group: gid_t?
 
-    public init(mode: mode_t, group: gid_t?) {
+    package init(mode: mode_t, group: gid_t?) {
         self.mode = mode
         self.group = group
     }
@@ -23,10 +23,10 @@ public struct FilePermissions: Sendable, Equatable {
 /// Writes files so that readers see the old content or the new, never a half-written file:
 /// temporary files beside the targets, flushed to disk, then renamed over them (or linked to
 /// their names, when an existing file must not be replaced).
-public enum AtomicFile {
+package enum AtomicFile {
     /// Replaces `url` with `text` atomically; with `permissions`, the file is restricted to them
     /// before it appears under its name.
-    public static func write(_ text: String, to url: URL, permissions: FilePermissions? = nil) throws(FileWriteError) {
+    package static func write(_ text: String, to url: URL, permissions: FilePermissions? = nil) throws(FileWriteError) {
         try write([(text, url)], replacing: true, permissions: permissions)
     }
 
@@ -36,7 +36,7 @@ public enum AtomicFile {
     /// target is an error, checked by the kernel as the file takes its name (`link(2)`), so
     /// two writers racing for one name cannot both win; the files this call had already
     /// placed are then removed again.
-    public static func write(_ files: [(text: String, url: URL)], replacing: Bool,
+    package static func write(_ files: [(text: String, url: URL)], replacing: Bool,
                              permissions: FilePermissions? = nil) throws(FileWriteError) {
         var temporaries: [String] = []
         defer { for temporary in temporaries { unlink(temporary) } }
@@ -102,7 +102,7 @@ public enum AtomicFile {
     }
 
     /// Whether `candidate` is a temporary file name that ``write(_:to:)`` makes for `name`.
-    public static func isTemporary(_ candidate: String, for name: String) -> Bool {
+    package static func isTemporary(_ candidate: String, for name: String) -> Bool {
         let prefix = "." + shortened(name) + "."
         guard candidate.hasPrefix(prefix), candidate.hasSuffix(".tmp") else { return false }
         return UUID(uuidString: String(candidate.dropFirst(prefix.count).dropLast(4))) != nil

@@ -1,81 +1,80 @@
-import Foundation
-import HarkAudio
-import HarkDecoding
-import HarkFeatures
-@_exported import enum HarkModel.ComputeType
-import HarkModel
-import HarkTokenizer
-
-/// Why a transcription failed, as one line a user can act on.
-public enum TranscriptionError: Error, CustomStringConvertible, Sendable {
-    case audio(AudioError)
-    case model(ModelError)
-    case tokenizer(TokenizerError)
-    /// The language code is not one the model knows.
-    case unknownLanguage(String, known: [String])
-    /// The request needs a multilingual model.
-    case needsMultilingualModel(String)
-    /// ``CancellationFlag/cancel()`` was called.
-    case cancelled
-
-    public var description: String {
-        switch self {
-        case .audio(let error): return error.description
-        case .model(let error): return error.description
-        case .tokenizer(let error): return error.description
-        case .unknownLanguage(let code, let known):
-            return "unknown language '\(code)'; this model knows: \(known.joined(separator: ", "))"
-        case .needsMultilingualModel(let what):
-            return "\(what) needs a multilingual model (e.g. --model base); this one is English-only"
-        case .cancelled:
-            return "interrupted"
-        }
-    }
-
-    /// Whether the model (its weights, configuration or tokenizer) failed, not the recording.
-    public var isModelProblem: Bool {
-        switch self {
-        case .model, .tokenizer: return true
-        case .audio, .unknownLanguage, .needsMultilingualModel, .cancelled: return false
-        }
-    }
-}
+public import Foundation
+internal import HarkAudio
+internal import HarkDecoding
+internal import HarkFeatures
+package import HarkModel
+internal import HarkModelStore
+package import HarkTokenizer
 
 /// Loads a Whisper model once and transcribes any number of recordings with it.
 ///
 /// ```swift
-/// let transcriber = try Transcriber(model: url)
-/// let transcript = try transcriber.transcribe(path: "note.wav")
-/// print(transcript.text)
+/// let transcriber = try Transcriber(model: "base")
+/// for try await segment in transcriber.segments(of: .path("note.wav")) {
+///     print(segment.text)
+/// }
 /// ```
+///
+/// Each transcriber computes on threads of its own (``threads``), so transcribers in one
+/// process work at once without slowing each other beyond sharing the cores; calls on one
+/// transcriber from several tasks are safe and take turns with its threads.
 public final class Transcriber: Sendable {
+    /// The model, as it was named when loaded.
+    public let modelName: String
+    /// The precision the model computes in.
+    public let computeType: ComputeType
+    /// The threads the model computes on.
+    public let threads: Int
     /// The network.
-    public let model: WhisperModel
+    package let model: WhisperModel
     let configuration: ModelConfiguration
     /// The tokenizer, read on another core from `init` on (a large JSON text).
     private let pendingTokenizer: Concurrent<Tokenizer, TranscriptionError>
     private let modelPath: String
 
-    /// Loads a model with its tokenizer and configuration: a CTranslate2 model directory, or a
-    /// Hark int8 file (made by `hark quantize`, which carries its tokenizer and configuration).
-    /// `int8` quantizes a float model's matrix products while loading.
+    /// Loads a model by name from the model store (see ``Models``), or from a path: a model
+    /// directory, or an int8 file made by `hark quantize`.
+    /// - Parameters:
+    ///   - model: A name such as `base` or `tiny.en`, or a path.
+    ///   - models: The model store names are looked up in.
+    ///   - computeType: The precision to compute in; int8 (the default) quantizes a float
+    ///     model's matrix products while loading.
+    ///   - threads: The CPU threads to compute on; 0 (the default) takes the online cores, up
+    ///     to 8.
+    /// - Throws: ``TranscriptionError`` of kind ``TranscriptionError/Kind/modelNotFound`` (with
+    ///   the command that installs the model) or ``TranscriptionError/Kind/model``.
+    public convenience init(model: String = "base", in models: Models = Models(), computeType: ComputeType = .int8,
+                            threads: Int = 0) throws(TranscriptionError) {
+        try self.init(location: try models.location(of: model), name: model, computeType: computeType, threads: threads)
+    }
+
+    /// Loads the model at `url`: a model directory, or an int8 file made by `hark quantize`.
+    /// See ``init(model:in:computeType:threads:)``.
+    public convenience init(modelAt url: URL, computeType: ComputeType = .int8, threads: Int = 0) throws(TranscriptionError) {
+        try self.init(location: url, name: url.path, computeType: computeType, threads: threads)
+    }
+
+    /// Loads a model with its tokenizer and configuration.
     ///
     /// The tokenizer is read on another core while the weights load. With
     /// `waitingForTokenizer: false` this returns as soon as the weights are in, and the first
     /// transcription encodes its first window while the tokenizer is still being read (a cold
     /// voice note is done sooner, most of all on a slow machine); a missing or malformed
     /// tokenizer then fails that transcription, and ``tokenizer()``, instead of this call.
-    public init(model location: URL, computeType: ComputeType = .float32,
-                waitingForTokenizer: Bool = true) throws(TranscriptionError) {
+    package init(location: URL, name: String, computeType: ComputeType, threads: Int = 0,
+                 waitingForTokenizer: Bool = true) throws(TranscriptionError) {
         var isDirectory: ObjCBool = false
         let directory = FileManager.default.fileExists(atPath: location.path, isDirectory: &isDirectory) && isDirectory.boolValue
         modelPath = location.path
+        modelName = name
+        self.computeType = computeType
+        self.threads = threads > 0 ? min(threads, ComputeThreads.maximum) : ComputeThreads.count
         do throws(ModelError) {
             if directory {
                 pendingTokenizer = Concurrent { () throws(TranscriptionError) in
                     do throws(TokenizerError) { return try Tokenizer(modelDirectory: location) } catch { throw .tokenizer(error) }
                 }
-                model = try WhisperModel(at: location, computeType: computeType)
+                model = try WhisperModel(at: location, computeType: computeType.network)
                 configuration = try ModelConfiguration(directory: location)
                 try configuration.check(vocabularySize: model.dimensions.vocabularySize,
                                         source: location.appendingPathComponent("config.json").path)
@@ -83,7 +82,7 @@ public final class Transcriber: Sendable {
                 let file = try SafetensorsFile(path: location.path)
                 let metadata = file.metadata
                 pendingTokenizer = Concurrent { () throws(TranscriptionError) in try Self.tokenizer(carriedBy: metadata, path: location.path) }
-                model = try WhisperModel(int8File: file, computeType: computeType)
+                model = try WhisperModel(int8File: file, computeType: computeType.network)
                 guard let json = metadata[Int8ModelFile.Key.configuration] else {
                     throw ModelError.badConfig(path: location.path, detail: "the file carries no config.json; make it again with hark quantize")
                 }
@@ -96,9 +95,22 @@ public final class Transcriber: Sendable {
         if waitingForTokenizer { _ = try tokenizer() }
     }
 
+    /// Whether the model knows many languages (and can translate); English-only models do not.
+    public var isMultilingual: Bool {
+        get throws(TranscriptionError) { try tokenizer().isMultilingual }
+    }
+
+    /// The codes of the languages the model knows (`["en"]` for an English-only model).
+    public var languages: [String] {
+        get throws(TranscriptionError) {
+            let tokenizer = try tokenizer()
+            return tokenizer.isMultilingual ? tokenizer.languageCodes : ["en"]
+        }
+    }
+
     /// The model's tokenizer, once it is read (this waits for it); throws if the model's
     /// tokenizer files are missing, malformed, or do not fit the model.
-    public func tokenizer() throws(TranscriptionError) -> Tokenizer {
+    package func tokenizer() throws(TranscriptionError) -> Tokenizer {
         let tokenizer = try pendingTokenizer.value()
         guard tokenizer.vocabularySize == model.dimensions.vocabularySize else {
             throw .model(.unsupported(path: modelPath,
@@ -126,33 +138,52 @@ public final class Transcriber: Sendable {
         }
     }
 
-    /// Transcribes a recording on disk, streaming it in bounded memory.
-    /// - Parameter progress: called once at 0% when the duration is known, then after every 30-second window.
-    /// - Parameter cancellation: checked between windows; raising it throws ``TranscriptionError/cancelled``.
-    public func transcribe(path: String, options: TranscriptionOptions = TranscriptionOptions(),
+    /// Transcribes a recording, on the calling thread (see ``transcript(of:options:progress:)``
+    /// and ``segments(of:options:)`` for Swift concurrency).
+    /// - Parameters:
+    ///   - input: The recording.
+    ///   - options: How to transcribe it (checked first, see ``TranscriptionOptions/validate()``).
+    ///   - cancellation: Checked between windows; raising it throws a
+    ///     ``TranscriptionError/Kind/cancelled`` error.
+    ///   - progress: Called once at 0% when the duration is known, then after every 30-second window.
+    public func transcribe(_ input: AudioInput, options: TranscriptionOptions = TranscriptionOptions(),
                            cancellation: CancellationFlag? = nil,
                            progress: ((TranscriptionProgress) -> Void)? = nil) throws(TranscriptionError) -> Transcript {
-        var features: StreamedFeatures
-        let started = ContinuousClock.now
-        do {
-            features = try StreamedFeatures(path: path, melCount: model.dimensions.melCount)
-        } catch {
-            throw .audio(error)
+        try options.validate()
+        var prepared = try PreparedAudio(input, melCount: model.dimensions.melCount)
+        // The last window ends on a whole 10-ms frame, short of the duration by a fraction of
+        // one: a finished transcription reports the whole recording done.
+        var reportedAll = false
+        let reporting = progress.map { report in
+            { (update: TranscriptionProgress) in
+                reportedAll = update.secondsDone >= update.duration
+                report(update)
+            }
         }
-        let firstPass = (ContinuousClock.now - started).seconds
-        var transcript = try transcribe(features: &features, duration: features.duration, options: options,
-                                        cancellation: cancellation, progress: progress)
-        transcript.statistics.features += firstPass
+        var transcript = try transcribe(features: &prepared.features, duration: prepared.duration, options: options,
+                                        cancellation: cancellation, progress: reporting)
+        if let progress, !reportedAll {
+            progress(TranscriptionProgress(secondsDone: prepared.duration, duration: prepared.duration, newSegments: []))
+        }
+        transcript.statistics.features += prepared.firstPass
+        transcript.model = modelName
+        transcript.computeType = computeType
         return transcript
     }
 
+    /// Transcribes a recording on disk, streaming it in bounded memory.
+    package func transcribe(path: String, options: TranscriptionOptions = TranscriptionOptions(),
+                            cancellation: CancellationFlag? = nil,
+                            progress: ((TranscriptionProgress) -> Void)? = nil) throws(TranscriptionError) -> Transcript {
+        try transcribe(.path(path), options: options, cancellation: cancellation, progress: progress)
+    }
+
     /// Transcribes 16 kHz mono samples held in memory.
-    public func transcribe(samples: [Float], options: TranscriptionOptions = TranscriptionOptions(),
-                           cancellation: CancellationFlag? = nil,
-                           progress: ((TranscriptionProgress) -> Void)? = nil) throws(TranscriptionError) -> Transcript {
-        var features = MelSpectrogram(samples: samples, melCount: model.dimensions.melCount)
-        return try transcribe(features: &features, duration: Double(samples.count) / Double(AudioReader.sampleRate),
-                              options: options, cancellation: cancellation, progress: progress)
+    package func transcribe(samples: [Float], options: TranscriptionOptions = TranscriptionOptions(),
+                            cancellation: CancellationFlag? = nil,
+                            progress: ((TranscriptionProgress) -> Void)? = nil) throws(TranscriptionError) -> Transcript {
+        try transcribe(.samples(samples, sampleRate: AudioReader.sampleRate), options: options,
+                       cancellation: cancellation, progress: progress)
     }
 
     // MARK: The long-form loop (faster-whisper's `generate_segments`)

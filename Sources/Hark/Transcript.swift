@@ -1,4 +1,4 @@
-/// One stretch of transcribed speech.
+/// One stretch of transcribed speech, as openai-whisper's JSON has it.
 public struct Segment: Sendable, Equatable, Codable {
     /// Position in the transcript, from 0.
     public var id: Int
@@ -27,8 +27,9 @@ public struct Segment: Sendable, Equatable, Codable {
     }
 }
 
-/// The transcription of one recording.
-public struct Transcript: Sendable, Equatable {
+/// The transcription of one recording. Encoded as JSON it is the document `hark transcribe
+/// -f json` writes (openai-whisper's, plus `duration`, `model` and `compute_type`).
+public struct Transcript: Sendable, Equatable, Codable {
     /// The spoken language's code ("en").
     public var language: String
     /// The detection probability of `language` (1 when it was given or the model is English-only).
@@ -37,22 +38,59 @@ public struct Transcript: Sendable, Equatable {
     public var duration: Double
     /// The segments, in time order.
     public var segments: [Segment]
-    /// Where the time went (not part of equality).
+    /// The model, as it was named when loaded.
+    public var model: String
+    /// The precision the model computed in.
+    public var computeType: ComputeType
+    /// Where the time went (not encoded, not part of equality).
     public var statistics = TranscriptionStatistics()
 
     /// The full text: the segments' texts joined.
     public var text: String { segments.map(\.text).joined() }
 
-    public init(language: String, languageProbability: Double, duration: Double, segments: [Segment]) {
+    /// A transcript made of its parts.
+    public init(language: String, languageProbability: Double, duration: Double, segments: [Segment],
+                model: String = "", computeType: ComputeType = .int8) {
         self.language = language
         self.languageProbability = languageProbability
         self.duration = duration
         self.segments = segments
+        self.model = model
+        self.computeType = computeType
     }
 
+    /// Equal transcriptions: the same language, duration and segments (whatever model made them).
     public static func == (a: Transcript, b: Transcript) -> Bool {
         a.language == b.language && a.languageProbability == b.languageProbability && a.duration == b.duration
             && a.segments == b.segments
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case text, language, duration, segments, model
+        case languageProbability = "language_probability", computeType = "compute_type"
+    }
+
+    /// Reads a transcript as ``encode(to:)`` writes it (`text` is derived, so not read).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        language = try container.decode(String.self, forKey: .language)
+        languageProbability = try container.decode(Double.self, forKey: .languageProbability)
+        duration = try container.decode(Double.self, forKey: .duration)
+        segments = try container.decode([Segment].self, forKey: .segments)
+        model = try container.decodeIfPresent(String.self, forKey: .model) ?? ""
+        computeType = try container.decodeIfPresent(ComputeType.self, forKey: .computeType) ?? .int8
+    }
+
+    /// Writes the transcript with its full text.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(text, forKey: .text)
+        try container.encode(language, forKey: .language)
+        try container.encode(languageProbability, forKey: .languageProbability)
+        try container.encode(duration, forKey: .duration)
+        try container.encode(segments, forKey: .segments)
+        try container.encode(model, forKey: .model)
+        try container.encode(computeType, forKey: .computeType)
     }
 }
 
@@ -71,5 +109,6 @@ public struct TranscriptionStatistics: Sendable, Equatable {
     /// Tokens in the accepted decodings.
     public var tokens = 0
 
+    /// No time spent yet.
     public init() {}
 }

@@ -2,9 +2,12 @@ import Foundation
 
 /// The recording a transcript was made from: its file name and the SHA-256 of its content.
 public struct TranscriptSource: Sendable, Equatable {
+    /// The recording's file name.
     public var name: String
+    /// The SHA-256 of its content, in hexadecimal.
     public var sha256: String
 
+    /// A recording's name and digest.
     public init(name: String, sha256: String) {
         self.name = name
         self.sha256 = sha256
@@ -27,9 +30,10 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
     /// The file extension.
     public var fileExtension: String { rawValue }
 
-    /// Renders a transcript. `model` and `computeType` are recorded in JSON, and so is
-    /// `source` when given (`hark watch` recognises its transcripts by it).
-    public func render(_ transcript: Transcript, model: String = "", computeType: String = "float32",
+    /// Renders a transcript. JSON is the transcript's own encoding (see ``Transcript``), with
+    /// `model` and `computeType` in place of the transcript's when given, and `source` when
+    /// given (`hark watch` recognises its transcripts by it).
+    public func render(_ transcript: Transcript, model: String? = nil, computeType: ComputeType? = nil,
                        source: TranscriptSource? = nil) -> String {
         switch self {
         case .txt:
@@ -51,26 +55,29 @@ public enum TranscriptFormat: String, Sendable, CaseIterable {
                 return "\(Int((segment.start * 1000).rounded()))\t\(Int((segment.end * 1000).rounded()))\t\(text)\n"
             }.joined()
         case .json:
-            struct Document: Encodable {
-                var text: String
-                var language: String
-                var language_probability: Double
-                var duration: Double
-                var model: String
-                var compute_type: String
-                var segments: [Segment]
-                // Left out when nil.
-                var source: String?
-                var sha256: String?
-            }
-            let document = Document(text: transcript.text, language: transcript.language,
-                                    language_probability: transcript.languageProbability, duration: transcript.duration,
-                                    model: model, compute_type: computeType, segments: transcript.segments,
-                                    source: source?.name, sha256: source?.sha256)
+            var named = transcript
+            if let model { named.model = model }
+            if let computeType { named.computeType = computeType }
+            let document = JSONDocument(transcript: named, source: source)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let data = (try? encoder.encode(document)) ?? Data("{}".utf8)
             return (String(data: data, encoding: .utf8) ?? "{}") + "\n"
+        }
+    }
+
+    /// A transcript's JSON with the recording it came from.
+    private struct JSONDocument: Encodable {
+        var transcript: Transcript
+        var source: TranscriptSource?
+
+        enum Keys: String, CodingKey { case source, sha256 }
+
+        func encode(to encoder: any Encoder) throws {
+            try transcript.encode(to: encoder)
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encodeIfPresent(source?.name, forKey: .source)
+            try container.encodeIfPresent(source?.sha256, forKey: .sha256)
         }
     }
 

@@ -22,14 +22,14 @@ struct BenchCommand: ParsableCommand {
         try OptionBounds.check(runs, in: 1...100, option: "--runs")
         try OptionBounds.check(beamSize, in: OptionBounds.hypotheses, option: "--beam-size")
         if let threads { try OptionBounds.check(threads, in: OptionBounds.threads, option: "--threads") }
-        guard ComputeType(rawValue: computeType) != nil else { throw ValidationError("--compute-type must be int8 or float32") }
+        guard Hark.ComputeType(rawValue: computeType) != nil else { throw ValidationError("--compute-type must be int8 or float32") }
     }
 
     func run() throws {
         if let threads = OptionBounds.explicitThreads(threads) { ComputeThreads.set(threads) }
         let directory = try ModelStore(explicit: modelsDir).find(model)
         let loadStarted = Date()
-        let transcriber = try Transcriber(model: directory, computeType: ComputeType(rawValue: computeType) ?? .int8)
+        let transcriber = try Transcriber(modelAt: directory, computeType: Hark.ComputeType(rawValue: computeType) ?? .int8)
         let load = Date().timeIntervalSince(loadStarted)
         var options = TranscriptionOptions()
         options.beamSize = beamSize

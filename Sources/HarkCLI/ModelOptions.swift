@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import HarkModel
 import HarkModelStore
 import HarkTokenizer
 import Hark
@@ -56,9 +55,11 @@ struct ModelOptions: ParsableArguments {
     /// The compute type asked for (validated).
     var numericType: ComputeType { ComputeType(rawValue: computeType) ?? .int8 }
 
-    /// Finds and loads the model with its tokenizer (see ``Transcriber/init(model:computeType:waitingForTokenizer:)``).
-    func loadTranscriber(waitingForTokenizer: Bool = true) throws -> Transcriber {
-        try Transcriber(model: try ModelStore(explicit: modelsDir).find(model), computeType: numericType,
+    /// Finds and loads the model with its tokenizer (see ``Transcriber/init(location:name:computeType:threads:waitingForTokenizer:)``);
+    /// `threads` overrides `--threads` (the watcher divides the cores among its jobs).
+    func loadTranscriber(threads explicit: Int? = nil, waitingForTokenizer: Bool = true) throws -> Transcriber {
+        try Transcriber(location: try ModelStore(explicit: modelsDir).find(model), name: model, computeType: numericType,
+                        threads: explicit ?? OptionBounds.explicitThreads(threads) ?? 0,
                         waitingForTokenizer: waitingForTokenizer)
     }
 }

@@ -1,20 +1,19 @@
 import ArgumentParser
+import Hark
 import HarkModel
 
 /// The ranges numeric options must lie in, so that a typo or an absurd value is a usage error
 /// (exit 2) before anything runs, never a crash or a memory bomb.
 enum OptionBounds {
-    /// Beam width and samples per window: each hypothesis keeps its own cache of the
-    /// decoder's keys and values (11 MB at base's full context), so 32 bounds one window's
-    /// memory to a few hundred MB.
-    static let hypotheses = 1...32
+    /// Beam width and samples per window (the library's bounds).
+    static let hypotheses = TranscriptionOptions.hypotheses
     /// Compute threads: the pool's size; 0 asks for the automatic count.
     static let threads = 0...ComputeThreads.maximum
 
     /// The thread count a `--threads` value sets, nil for the automatic one (0 or absent).
     static func explicitThreads(_ value: Int?) -> Int? { value.flatMap { $0 == 0 ? nil : $0 } }
-    /// A sampling temperature (openai-whisper's fallback goes up to 1).
-    static let temperature = 0.0...2.0
+    /// A sampling temperature (the library's bounds).
+    static let temperature = TranscriptionOptions.temperatureRange
 
     /// Throws a usage error unless `value` lies in `range`.
     static func check(_ value: Int, in range: ClosedRange<Int>, option: String) throws {

@@ -148,7 +148,7 @@ struct TranscribeCommand: ParsableCommand {
                     audioSeconds += outcome
                     transcribed += 1
                 }
-            } catch TranscriptionError.cancelled {
+            } catch let error as TranscriptionError where error.kind == .cancelled {
                 console.error("interrupted; no output was written for \(input.displayName)")
                 throw ExitCode(130)
             } catch let error as TranscriptionError where error.isModelProblem {
@@ -222,13 +222,13 @@ struct TranscribeCommand: ParsableCommand {
         }
         if targets.isEmpty {
             if printHeader { print("\(first ? "" : "\n")==> \(input.displayName) <==") }
-            let rendered = formats.map { $0.render(transcript, model: modelOptions.model, computeType: modelOptions.computeType) }
+            let rendered = formats.map { $0.render(transcript) }
             print(rendered.joined(separator: "\n"), terminator: "")
         } else {
             // All the formats or none; without --overwrite an output that appeared meanwhile
             // (another run writing to the same folder) is kept, not replaced.
             try AtomicFile.write(targets.map { (format, url) in
-                (format.render(transcript, model: modelOptions.model, computeType: modelOptions.computeType), url)
+                (format.render(transcript), url)
             }, replacing: overwrite)
         }
         return transcript.duration

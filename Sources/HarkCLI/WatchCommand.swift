@@ -189,7 +189,7 @@ struct WatchRunCommand: ParsableCommand {
         let loadStart = Date()
         let engine: WhisperEngine
         do {
-            let transcriber = try modelOptions.loadTranscriber()
+            let transcriber = try modelOptions.loadTranscriber(threads: threadCount)
             try modelOptions.checkLanguage(of: transcriber, translating: false)
             engine = try WhisperEngine(transcriber: transcriber, options: options, modelName: modelOptions.model,
                                        computeType: modelOptions.computeType)

@@ -12,8 +12,8 @@ public enum ComputeTypeSupport {
 
     /// Loaders by compute type.
     static let loaders: [String: @Sendable (URL) throws -> Transcriber] = [
-        "float32": { try Transcriber(model: $0) },
-        "int8": { try Transcriber(model: $0, computeType: .int8) },
+        "float32": { try Transcriber(modelAt: $0, computeType: .float32) },
+        "int8": { try Transcriber(modelAt: $0, computeType: .int8) },
     ]
 
     /// Whether the transcriber supports `computeType` yet.

@@ -31,7 +31,7 @@ public struct TranscriptionOutput: Sendable {
         duration = transcript.duration
         text = transcript.text
         renderer = { format, model, computeType, source in
-            format.render(transcript, model: model, computeType: computeType, source: source)
+            format.render(transcript, model: model, computeType: ComputeType(rawValue: computeType), source: source)
         }
     }
 
@@ -100,7 +100,7 @@ public final class WhisperEngine: TranscriptionEngine {
         do {
             return TranscriptionOutput(try transcriber.transcribe(path: path, options: options))
         } catch {
-            if case .audio(.fileNotFound) = error { throw EngineFailure(reason: error.description, fileVanished: true) }
+            if case .fileNotFound = error.audioError { throw EngineFailure(reason: error.description, fileVanished: true) }
             throw EngineFailure(reason: error.description)
         }
     }

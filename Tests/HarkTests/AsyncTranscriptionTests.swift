@@ -7,7 +7,7 @@ import XCTest
 /// The async API gives what the synchronous one gives, and a cancelled task stops it.
 final class AsyncTranscriptionTests: XCTestCase {
     private func tiny() throws -> Transcriber {
-        try Transcriber(model: try TestSupport.modelDirectory("tiny.en"))
+        try Transcriber(modelAt: try TestSupport.modelDirectory("tiny.en"), computeType: .float32)
     }
 
     private var greedy: TranscriptionOptions {
@@ -21,17 +21,17 @@ final class AsyncTranscriptionTests: XCTestCase {
         let sample = TestSupport.sample("voice-note-16k.wav")
         let expected = try transcriber.transcribe(path: sample, options: greedy)
         XCTAssertFalse(expected.segments.isEmpty)
-        let awaited = try await transcriber.transcript(of: sample, options: greedy)
+        let awaited = try await transcriber.transcript(of: .path(sample), options: greedy)
         XCTAssertEqual(awaited.segments, expected.segments)
         var streamed: [Segment] = []
-        for try await segment in transcriber.segments(of: sample, options: greedy) { streamed.append(segment) }
+        for try await segment in transcriber.segments(of: .path(sample), options: greedy) { streamed.append(segment) }
         XCTAssertEqual(streamed, expected.segments)
     }
 
     func testAMissingFileThrowsItsError() async throws {
         let transcriber = try tiny()
         do {
-            _ = try await transcriber.transcript(of: "/nonexistent/note.wav")
+            _ = try await transcriber.transcript(of: .path("/nonexistent/note.wav"))
             XCTFail("a missing file transcribed")
         } catch let error as TranscriptionError {
             XCTAssertTrue("\(error)".contains("no such file"), "\(error)")
@@ -51,7 +51,7 @@ final class AsyncTranscriptionTests: XCTestCase {
         let firstSegment = expectation(description: "the first window's segments")
         let task = Task {
             var count = 0
-            for try await _ in transcriber.segments(of: long, options: options) {
+            for try await _ in transcriber.segments(of: .path(long), options: options) {
                 count += 1
                 if count == 1 { firstSegment.fulfill() }
             }
@@ -67,7 +67,7 @@ final class AsyncTranscriptionTests: XCTestCase {
             XCTAssertLessThan(ContinuousClock.now - cancelled, .seconds(20), "stopped within a window or two")
         }
         // The whole-transcript call returns only once the work has stopped.
-        let awaited = Task { try await transcriber.transcript(of: long, options: options) }
+        let awaited = Task { try await transcriber.transcript(of: .path(long), options: options) }
         try await Task.sleep(for: .seconds(2))
         let stopping = ContinuousClock.now
         awaited.cancel()

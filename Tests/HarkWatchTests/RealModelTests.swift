@@ -30,7 +30,7 @@ final class GatedEngine: TranscriptionEngine, @unchecked Sendable {
 final class RealModelTests: XCTestCase {
     static let engine: WhisperEngine? = {
         guard let directory = try? TestSupport.modelDirectory("tiny.en"),
-              let transcriber = try? Transcriber(model: directory) else { return nil }
+              let transcriber = try? Transcriber(modelAt: directory, computeType: .float32) else { return nil }
         var options = TranscriptionOptions()
         options.beamSize = 1 // greedy: the tests check behaviour, not accuracy
         return try? WhisperEngine(transcriber: transcriber, options: options, modelName: "tiny.en")
