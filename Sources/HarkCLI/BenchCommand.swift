@@ -36,7 +36,7 @@ struct BenchCommand: ParsableCommand {
         var best: (wall: Double, transcript: Transcript)?
         for _ in 0..<runs {
             let started = Date()
-            let transcript = try transcriber.transcribe(path: file, options: options)
+            let transcript = try transcriber.transcribe(.path(file), options: options)
             let wall = Date().timeIntervalSince(started)
             if best == nil || wall < best?.wall ?? .infinity { best = (wall, transcript) }
         }

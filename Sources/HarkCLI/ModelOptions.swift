@@ -42,12 +42,11 @@ struct ModelOptions: ParsableArguments {
     /// once before any file instead of once per file.
     func checkLanguage(of transcriber: Transcriber, translating: Bool) throws {
         guard languageCode.map({ $0 != "en" }) ?? false || translating else { return }
-        let tokenizer = try transcriber.tokenizer()
-        if !tokenizer.isMultilingual {
+        if !(try transcriber.isMultilingual) {
             let what = translating ? "--task translate" : "--language \(language ?? "")"
             throw CLIError.usage("\(what) needs a multilingual model (e.g. --model base); \(model) is English-only")
         }
-        if let code = languageCode, tokenizer.languageToken(for: code) == nil {
+        if let code = languageCode, !(try transcriber.languages.contains(code)) {
             throw CLIError.usage("\(model) does not know the language '\(code)'")
         }
     }

@@ -206,7 +206,7 @@ struct TranscribeCommand: ParsableCommand {
         }
         let progress = ProgressLine(console: console, name: label)
         defer { progress.finish() }
-        let transcript = try transcriber.transcribe(path: input.path, options: options, cancellation: Interruption.flag) { update in
+        let transcript = try transcriber.transcribe(.path(input.path), options: options, cancellation: Interruption.flag) { update in
             progress.update(update)
             if verbose {
                 for segment in update.newSegments {
@@ -216,7 +216,7 @@ struct TranscribeCommand: ParsableCommand {
             }
         }
         progress.finish()
-        if options.language == nil, (try? transcriber.tokenizer().isMultilingual) == true {
+        if options.language == nil, (try? transcriber.isMultilingual) == true {
             console.status(String(format: "%@: detected language %@ (%@), probability %.2f", input.displayName, transcript.language,
                                   Languages.name(of: transcript.language), transcript.languageProbability))
         }

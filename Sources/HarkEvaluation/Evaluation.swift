@@ -140,7 +140,7 @@ public struct Evaluation: Sendable {
             var utterance = UtteranceResult(id: entry.id, audio: entry.audioPath, reference: entry.text)
             let start = clock.now
             do {
-                let transcript = try transcriber.transcribe(path: entry.audioPath, options: system.options)
+                let transcript = try transcriber.transcribe(.path(entry.audioPath), options: system.options)
                 utterance.decodeSeconds = (clock.now - start).seconds
                 utterance.audioSeconds = transcript.duration
                 let hypothesis = transcript.text.trimmingCharacters(in: .whitespacesAndNewlines)

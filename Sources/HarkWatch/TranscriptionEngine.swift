@@ -1,6 +1,5 @@
 import Foundation
 import HarkAudio
-import HarkTokenizer
 import Hark
 
 /// Why a recording could not be transcribed.
@@ -79,26 +78,28 @@ public final class WhisperEngine: TranscriptionEngine {
     /// Checks the options against the model up front, so that a wrong `--language` stops the
     /// watcher at start rather than failing every file.
     private func validate() throws(EngineFailure) {
-        let tokenizer: Tokenizer
-        do { tokenizer = try transcriber.tokenizer() } catch { throw EngineFailure(reason: error.description) }
+        let multilingual: Bool, languages: [String]
+        do { (multilingual, languages) = (try transcriber.isMultilingual, try transcriber.languages) } catch {
+            throw EngineFailure(reason: error.description)
+        }
         if let language = options.language {
-            if tokenizer.isMultilingual {
-                guard tokenizer.languageToken(for: language) != nil else {
-                    throw EngineFailure(reason: TranscriptionError.unknownLanguage(language, known: tokenizer.languageCodes).description)
+            if multilingual {
+                guard languages.contains(language) else {
+                    throw EngineFailure(reason: TranscriptionError.unknownLanguage(language, known: languages).description)
                 }
             } else if language != "en" {
                 throw EngineFailure(reason: TranscriptionError.unknownLanguage(language, known: ["en"]).description
                                     + " (\(modelName) is English-only; use a multilingual model such as base)")
             }
         }
-        if !tokenizer.isMultilingual && options.task == .translate {
+        if !multilingual && options.task == .translate {
             throw EngineFailure(reason: TranscriptionError.needsMultilingualModel("translation").description)
         }
     }
 
     public func transcribe(path: String) throws(EngineFailure) -> TranscriptionOutput {
         do {
-            return TranscriptionOutput(try transcriber.transcribe(path: path, options: options))
+            return TranscriptionOutput(try transcriber.transcribe(.path(path), options: options))
         } catch {
             if case .fileNotFound = error.audioError { throw EngineFailure(reason: error.description, fileVanished: true) }
             throw EngineFailure(reason: error.description)
