@@ -76,7 +76,8 @@ let package = Package(
         .testTarget(name: "HarkModelTests", dependencies: ["HarkModel", "HarkKernels", "HarkFeatures", "HarkTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarkTests",
-                    dependencies: ["Hark", "HarkModel", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkTestSupport"]),
+                    dependencies: ["Hark", "HarkModel", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkFeatures",
+                                   "HarkTestSupport"]),
         // The library as an embedder sees it: its public API only.
         .testTarget(name: "HarkLibraryTests", dependencies: ["Hark", "HarkTestSupport"]),
         .testTarget(name: "HarkEvaluationTests", dependencies: ["HarkEvaluation", "HarkTestSupport"]),

@@ -1,4 +1,3 @@
-internal import Foundation
 internal import HarkFeatures
 internal import HarkModel
 internal import HarkTokenizer
@@ -36,23 +35,6 @@ extension Transcriber {
         do { window = try prepared.features.window(startingAt: 0, frames: frames) } catch {
             throw TranscriptionError(.audio, "\(error)")
         }
-        return languageProbabilities(encoderOutput: model.encode(window), tokenizer: tokenizer)
-    }
-
-    /// The language tokens' probabilities after the start-of-transcript token.
-    func languageProbabilities(encoderOutput: [Float], tokenizer: Tokenizer) -> LanguageDetection {
-        var state = model.makeDecoderState(encoderOutput: encoderOutput, batch: 1)
-        let logits = model.decode([[tokenizer.specialTokens.sot]], state: &state)
-        let known = tokenizer.languageCodes.compactMap { code in tokenizer.languageToken(for: code).map { (code, $0) } }
-        guard !known.isEmpty else {
-            return LanguageDetection(language: "en", probability: 1, candidates: [.init(language: "en", probability: 1)])
-        }
-        let values = known.map { Double(logits[$0.1]) }
-        let maximum = values.max() ?? 0
-        let weights = values.map { exp($0 - maximum) }
-        let total = weights.reduce(0, +)
-        let candidates = zip(known, weights).map { LanguageDetection.Candidate(language: $0.0, probability: $1 / total) }
-            .sorted { $0.probability > $1.probability }
-        return LanguageDetection(language: candidates[0].language, probability: candidates[0].probability, candidates: candidates)
+        return WhisperWindowModel(model: model, configuration: configuration).languages(encoderOutput: model.encode(window), tokenizer: tokenizer)
     }
 }

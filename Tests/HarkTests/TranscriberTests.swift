@@ -17,18 +17,6 @@ final class TranscriberTests: XCTestCase {
         return transcriber
     }
 
-    /// Cues such as 11.58 → 11.58 on an 11.1-s recording: a segment's end is clamped to the
-    /// recording before empty segments are dropped, and one that starts past the end is dropped.
-    func testSegmentTimesLieInsideTheRecordingWithPositiveLength() {
-        let duration = 11.1
-        XCTAssertNil(Transcriber.segmentTimes(start: 11.58, end: 11.58, duration: duration))
-        XCTAssertNil(Transcriber.segmentTimes(start: 13.14, end: 17.14, duration: duration))
-        XCTAssertNil(Transcriber.segmentTimes(start: 11.1, end: 12, duration: duration))
-        XCTAssertNil(Transcriber.segmentTimes(start: 4, end: 4, duration: duration))
-        XCTAssertEqual(Transcriber.segmentTimes(start: 9, end: 12.5, duration: duration).map { [$0.start, $0.end] }, [9, 11.1])
-        XCTAssertEqual(Transcriber.segmentTimes(start: 2, end: 5, duration: duration).map { [$0.start, $0.end] }, [2, 5])
-    }
-
     /// Progress starts with a 0% report that knows the duration, before any window is decoded.
     func testProgressStartsAtZeroWithTheDuration() throws {
         var reports: [TranscriptionProgress] = []
