@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference speech probabilities for HarkSpeech (issue #28).
+"""Reference speech probabilities and speech segments for HarkSpeech (issue #28).
 
 Probabilities: the silero-vad 6.2.3 wheel's own ONNX model (silero_vad/data/silero_vad.onnx)
 run by onnxruntime exactly as the wheel's utils_vad.py `OnnxWrapper` runs it at 16 kHz: chunks
@@ -9,6 +9,10 @@ of 512 new samples, each fed as a [1, 576] `input` with the 64 samples before it
 way faster-whisper 1.2.1's `get_speech_timestamps` pads it before running its model:
 `512 - n % 512` zeros, so there are always n // 512 + 1 chunks (a whole chunk of zeros when
 n is a multiple of 512; the wheel's own `audio_forward` would pad only a partial last chunk).
+
+Segments: faster-whisper 1.2.1's own `faster_whisper.vad.get_speech_timestamps`, unchanged,
+with its model replaced (monkeypatched `get_vad_model`) by one that returns the ONNX
+probabilities above, for several `VadOptions`.
 
 Weights: Hark runs the initializers of the wheel's silero_vad_16k_op15.onnx (its 16 kHz-only
 ONNX file, which gives the same probabilities as silero_vad.onnx, bit for bit). `numpy_probabilities`
@@ -36,12 +40,15 @@ Writes into Tests/HarkSpeechTests/Fixtures/:
   <clip>.vad.f32            "HVAD", u32 sample count, u32 chunk count, f32 probability per chunk
   <clip>.tinygrad.vad.f32   the same for the safetensors weights (one clip)
   clips.json                the clips: audio, sox recipe, sample count, sha256 of the samples
+  segments.json             the option sets, and faster-whisper's segments (in samples) for
+                            each clip and option set
 """
 
 import argparse
 import glob
 import hashlib
 import json
+import math
 import os
 import re
 import struct
@@ -102,6 +109,22 @@ CLIPS = [
         ["-R", "-D"] + [kathleen(n) for n in range(5, 15)] + ["-b", "16", "{tmp}/long-speech.wav"],
     ]},
 ]
+
+# VadOptions sets (faster-whisper's names; absent keys take its defaults).
+OPTION_SETS = [
+    {"name": "defaults"},
+    {"name": "short-silence", "min_silence_duration_ms": 100, "speech_pad_ms": 30, "min_speech_duration_ms": 250},
+    {"name": "max-speech-3s", "max_speech_duration_s": 3, "min_silence_duration_ms": 500, "speech_pad_ms": 100},
+    {"name": "max-speech-1.5s", "threshold": 0.6, "neg_threshold": 0.3, "max_speech_duration_s": 1.5,
+     "min_silence_duration_ms": 300, "speech_pad_ms": 200},
+    {"name": "max-speech-0.8s-no-pad", "max_speech_duration_s": 0.8, "speech_pad_ms": 0},
+    {"name": "low-threshold", "threshold": 0.3, "min_speech_duration_ms": 500, "speech_pad_ms": 0,
+     "min_silence_duration_ms": 1000},
+    {"name": "min-speech-1s", "min_speech_duration_ms": 1000, "min_silence_duration_ms": 200, "speech_pad_ms": 50},
+    # Drops some pieces of speech shorter than 2 s (6 on these clips).
+    {"name": "min-speech-2s-no-pad", "min_speech_duration_ms": 2000, "min_silence_duration_ms": 100, "speech_pad_ms": 0},
+]
+
 
 def find_wheel(path):
     if path is None:
@@ -299,6 +322,29 @@ def read_safetensors(data):
     return tensors
 
 
+def faster_whisper_segments(samples, probabilities, options):
+    """faster_whisper.vad.get_speech_timestamps with its model answering `probabilities`."""
+    import faster_whisper.vad as vad
+
+    def model(padded_audio):
+        assert padded_audio.shape[0] == probabilities.shape[0] * CHUNK
+        return probabilities
+
+    original = vad.get_vad_model
+    vad.get_vad_model = lambda: model
+    try:
+        fields = {key: value for key, value in options.items() if key != "name"}
+        speeches = vad.get_speech_timestamps(samples, vad.VadOptions(**fields))
+    finally:
+        vad.get_vad_model = original
+    result = []
+    for speech in speeches:
+        start, end = speech["start"], speech["end"]
+        assert float(start).is_integer() and float(end).is_integer(), speech
+        result.append([int(start), int(end)])
+    return result
+
+
 def write_probabilities(path, sample_count, probabilities):
     with open(path, "wb") as handle:
         handle.write(b"HVAD")
@@ -330,6 +376,7 @@ def main():
 
     os.makedirs(arguments.out, exist_ok=True)
     clips = []
+    segments = {}
     with tempfile.TemporaryDirectory() as tmp:
         for index, clip in enumerate(CLIPS):
             samples, recipe = build_clip(clip, arguments.data, tmp)
@@ -350,8 +397,13 @@ def main():
                 "samples_sha256": hashlib.sha256(samples.astype("<f4").tobytes()).hexdigest(),
                 "chunks": int(probabilities.shape[0]),
             })
-            print("%-22s %7d samples %4d chunks, max p %.3f, numpy port vs onnxruntime %.1e"
-                  % (clip["name"], samples.shape[0], probabilities.shape[0], probabilities.max(), port_error))
+            segments[clip["name"]] = {options["name"]: faster_whisper_segments(samples, probabilities, options)
+                                      for options in OPTION_SETS}
+            speech = sum(end - start for start, end in segments[clip["name"]]["defaults"])
+            print("%-22s %7d samples %4d chunks, max p %.3f, numpy port vs onnxruntime %.1e, "
+                  "default segments %d (%.1f s of %.1f s)"
+                  % (clip["name"], samples.shape[0], probabilities.shape[0], probabilities.max(), port_error,
+                     len(segments[clip["name"]]["defaults"]), speech / SAMPLE_RATE, samples.shape[0] / SAMPLE_RATE))
 
     provenance = {
         "silero_vad_wheel": "silero-vad==6.2.3 sha256 " + WHEEL_SHA256,
@@ -361,6 +413,14 @@ def main():
     write_json(os.path.join(arguments.out, "clips.json"), dict(
         comment="Made by Scripts/reference/silero_reference.py: the clips of the <clip>.vad.f32 fixtures.",
         **provenance, clips=clips))
+    option_sets = []
+    for options in OPTION_SETS:
+        record = {key: value for key, value in options.items() if not (isinstance(value, float) and math.isinf(value))}
+        option_sets.append(record)
+    write_json(os.path.join(arguments.out, "segments.json"), dict(
+        comment="Made by Scripts/reference/silero_reference.py: faster_whisper.vad.get_speech_timestamps "
+                "on the probabilities of <clip>.vad.f32, [start, end) in samples at 16 kHz.",
+        **provenance, option_sets=option_sets, segments=segments))
 
 
 def write_json(path, document):
