@@ -14,6 +14,10 @@ Segments: faster-whisper 1.2.1's own `faster_whisper.vad.get_speech_timestamps`,
 with its model replaced (monkeypatched `get_vad_model`) by one that returns the ONNX
 probabilities above, for several `VadOptions`.
 
+Speech map: faster-whisper's `SpeechTimestampsMap` (and the word rule of its
+`restore_speech_timestamps`) on some of those segments, at times on a grid, at every
+segment's end in the speech-only timeline and 5 ms either side of it.
+
 Weights: Hark runs the initializers of the wheel's silero_vad_16k_op15.onnx (its 16 kHz-only
 ONNX file, which gives the same probabilities as silero_vad.onnx, bit for bit). `numpy_probabilities`
 is a plain numpy port of the network as tinygrad_model.py describes it; run on those
@@ -42,6 +46,7 @@ Writes into Tests/HarkSpeechTests/Fixtures/:
   clips.json                the clips: audio, sox recipe, sample count, sha256 of the samples
   segments.json             the option sets, and faster-whisper's segments (in samples) for
                             each clip and option set
+  map.json                  SpeechTimestampsMap's answers for the segments of a few of them
 """
 
 import argparse
@@ -345,6 +350,36 @@ def faster_whisper_segments(samples, probabilities, options):
     return result
 
 
+# (clip, option set) whose segments the speech map fixture maps: pauses and shared gaps, and
+# segments that touch (max-speech splits: no gap at all).
+MAP_CASES = [("pauses-clean", "defaults"), ("pauses-accented", "short-silence"), ("long-speech", "max-speech-1.5s")]
+
+
+def speech_map_cases(segments):
+    """SpeechTimestampsMap at chosen times of the speech-only timeline, for MAP_CASES."""
+    from faster_whisper.vad import SpeechTimestampsMap
+
+    cases = []
+    for clip, option_set in MAP_CASES:
+        chunks = [{"start": start, "end": end} for start, end in segments[clip][option_set]]
+        speech_map = SpeechTimestampsMap(chunks, SAMPLE_RATE)
+        total = sum(end - start for start, end in segments[clip][option_set]) / SAMPLE_RATE
+        times = {round(0.37 * step, 6) for step in range(int(total / 0.37) + 2)}
+        for end in speech_map.chunk_end_sample:
+            times |= {end / SAMPLE_RATE, end / SAMPLE_RATE - 0.005, end / SAMPLE_RATE + 0.005}
+        rows = []
+        for time in sorted(times):
+            # A word from `time` to 0.3 s later, mapped through the segment of its middle.
+            word_index = speech_map.get_chunk_index(time + 0.15)
+            rows.append([time, speech_map.get_chunk_index(time), speech_map.get_chunk_index(time, is_end=True),
+                         speech_map.get_original_time(time), speech_map.get_original_time(time, is_end=True),
+                         speech_map.get_original_time(time, word_index), speech_map.get_original_time(time + 0.3, word_index)])
+        cases.append({"clip": clip, "option_set": option_set, "segments": segments[clip][option_set],
+                      "chunk_end_sample": speech_map.chunk_end_sample,
+                      "total_silence_before": speech_map.total_silence_before, "times": rows})
+    return cases
+
+
 def write_probabilities(path, sample_count, probabilities):
     with open(path, "wb") as handle:
         handle.write(b"HVAD")
@@ -421,6 +456,12 @@ def main():
         comment="Made by Scripts/reference/silero_reference.py: faster_whisper.vad.get_speech_timestamps "
                 "on the probabilities of <clip>.vad.f32, [start, end) in samples at 16 kHz.",
         **provenance, option_sets=option_sets, segments=segments))
+    write_json(os.path.join(arguments.out, "map.json"), dict(
+        comment="Made by Scripts/reference/silero_reference.py: faster_whisper.vad.SpeechTimestampsMap on segments "
+                "of segments.json. Each row of times: time in the speech-only timeline (s), get_chunk_index(time), "
+                "get_chunk_index(time, is_end=True), get_original_time(time), get_original_time(time, is_end=True), "
+                "and a word from time to time + 0.3 mapped through the chunk of its middle: its start and end.",
+        **provenance, cases=speech_map_cases(segments)))
 
 
 def write_json(path, document):
