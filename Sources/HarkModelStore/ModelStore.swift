@@ -83,10 +83,29 @@ public struct ModelStore: Sendable {
             return url
         }
         for directory in directories {
-            if let found = Self.model(named: nameOrPath, in: directory) { return found.location }
+            if let found = Self.model(named: nameOrPath, in: directory, catalog: catalog) {
+                // The speech detector sits in the store beside the Whisper models but cannot transcribe.
+                guard found.kind != .speechDetector else {
+                    throw .notAWhisperModel(name: nameOrPath, whisperModels: catalog.models.filter { $0.kind == .whisper && $0.complete }.map(\.name))
+                }
+                return found.location
+            }
         }
         throw .notInstalled(name: nameOrPath, searched: directories.map(\.path),
                             fetchCommand: catalog.model(named: nameOrPath) != nil ? fetchCommand(for: nameOrPath) : nil,
+                            known: catalog.names)
+    }
+
+    /// The directory of the installed speech detector `name` (a catalogue model of kind
+    /// `speech-detector`, such as `silero-vad`), searched like a Whisper model by name.
+    public func locateSpeechDetector(_ name: String, catalog: ModelCatalog = .builtIn) throws(ModelStoreError) -> URL {
+        for directory in directories {
+            if let found = Self.model(named: name, in: directory, catalog: catalog), found.kind == .speechDetector {
+                return found.location
+            }
+        }
+        throw .notInstalled(name: name, searched: directories.map(\.path),
+                            fetchCommand: catalog.model(named: name) != nil ? fetchCommand(for: name) : nil,
                             known: catalog.names)
     }
 
@@ -95,11 +114,16 @@ public struct ModelStore: Sendable {
         isExplicit ? "hark models fetch --models-dir \(installDirectory.path) \(name)" : "hark models fetch \(name)"
     }
 
-    /// The model `name` in one directory of the store, if there.
-    private static func model(named name: String, in directory: URL) -> InstalledModel? {
+    /// The model `name` in one directory of the store, if there. A speech detector has no
+    /// `model.bin`: its directory counts when it holds every file the catalogue lists for it.
+    private static func model(named name: String, in directory: URL, catalog: ModelCatalog) -> InstalledModel? {
         let folder = directory.appendingPathComponent(name)
         if FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.bin").path) {
             return InstalledModel(name: name, location: folder, kind: .directory, bytes: directorySize(folder))
+        }
+        if let entry = catalog.model(named: name), entry.kind == .speechDetector, !entry.files.isEmpty,
+           entry.files.allSatisfy({ fileSize(folder.appendingPathComponent($0.name).path) != nil }) {
+            return InstalledModel(name: name, location: folder, kind: .speechDetector, bytes: directorySize(folder))
         }
         let file = directory.appendingPathComponent(name + "." + Int8ModelFile.fileExtension)
         if Int8ModelFile.isInt8ModelFile(file) {
@@ -109,8 +133,9 @@ public struct ModelStore: Sendable {
     }
 
     /// Every model in the store, the first of each name (the one `locate` finds), by directory
-    /// then name: model directories and int8 files from `hark quantize`.
-    public func installed() -> [InstalledModel] {
+    /// then name: model directories, int8 files from `hark quantize`, and the catalogue's
+    /// speech detectors.
+    public func installed(catalog: ModelCatalog = .builtIn) -> [InstalledModel] {
         var seen = Set<String>()
         var models: [InstalledModel] = []
         for directory in directories {
@@ -118,7 +143,7 @@ public struct ModelStore: Sendable {
             for entry in entries where !entry.hasPrefix(".") {
                 let suffix = "." + Int8ModelFile.fileExtension
                 let name = entry.hasSuffix(suffix) ? String(entry.dropLast(suffix.count)) : entry
-                guard !seen.contains(name), let model = Self.model(named: name, in: directory),
+                guard !seen.contains(name), let model = Self.model(named: name, in: directory, catalog: catalog),
                       model.location.lastPathComponent == entry else { continue }
                 seen.insert(name)
                 models.append(model)
@@ -147,6 +172,8 @@ public struct InstalledModel: Sendable, Equatable {
         case directory
         /// A Hark int8 file made by `hark quantize`.
         case int8File
+        /// A speech detector's directory (`silero-vad`): weights for speech detection, not a Whisper model.
+        case speechDetector
     }
 
     public var name: String
@@ -162,6 +189,8 @@ public enum ModelStoreError: Error, Sendable, CustomStringConvertible, Equatable
     case notInstalled(name: String, searched: [String], fetchCommand: String?, known: [String])
     case noSuchPath(String)
     case notAModel(path: String)
+    /// The name is the speech detector's, which cannot transcribe.
+    case notAWhisperModel(name: String, whisperModels: [String])
 
     public var description: String {
         switch self {
@@ -173,6 +202,8 @@ public enum ModelStoreError: Error, Sendable, CustomStringConvertible, Equatable
             return "\(path): no such model directory or file"
         case .notAModel(let path):
             return "\(path) is neither a model directory (with model.bin) nor a .safetensors file from hark quantize"
+        case .notAWhisperModel(let name, let whisperModels):
+            return "'\(name)' is the speech detector, not a Whisper model; transcribe with one of \(whisperModels.joined(separator: ", "))"
         }
     }
 }

@@ -58,6 +58,7 @@ final class ModelsCommandTests: XCTestCase {
         XCTAssertEqual(tiny[1...2], ["78.1", "MB"], "the size of the installed files")
         XCTAssertEqual(rows.first { $0.first == "base" }.map { Array($0.dropFirst(3)) }, ["multilingual", "not", "installed", "-"])
         XCTAssertEqual(rows.first { $0.first == "small" }?.last, "-")
+        XCTAssertEqual(rows.first { $0.first == "silero-vad" }, ["silero-vad", "2.5", "MB", "any", "not", "installed", "-"])
         XCTAssertFalse(list.stdout.contains("decoy"), list.stdout)
         XCTAssertFalse(list.stdout.contains("?"), list.stdout)
 
@@ -85,7 +86,7 @@ final class ModelsCommandTests: XCTestCase {
 
         let unknown = try run(["models", "fetch", "decoy"])
         XCTAssertEqual(unknown.status, 1)
-        XCTAssertEqual(unknown.stderr, "hark: unknown model 'decoy'; the catalogue has tiny.en, base, small\n")
+        XCTAssertEqual(unknown.stderr, "hark: unknown model 'decoy'; the catalogue has tiny.en, base, small, silero-vad\n")
     }
 
     func testInfoAndListShowAQuantizedFile() throws {
@@ -123,5 +124,31 @@ final class ModelsCommandTests: XCTestCase {
         let row = list.stdout.split(separator: "\n").first { $0.hasPrefix("tiny.en-int8 ") }
             .map { $0.split(separator: " ").map(String.init) }
         XCTAssertEqual(row?.dropFirst(3).map { $0 }, ["en", "installed", "(int8", "file)", file.path], list.stdout)
+    }
+
+    /// The speech detector installed beside a Whisper model: listed, described, and refused
+    /// as a transcription model in one line.
+    func testTheSpeechDetectorIsListedAndDescribedButDoesNotTranscribe() throws {
+        let store = directory.appendingPathComponent("store")
+        try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: store.appendingPathComponent("silero-vad"),
+                                                   withDestinationURL: try TestSupport.speechDetectorDirectory())
+        let hark = try TestSupport.harkExecutable()
+        let list = try TestSupport.run(hark, ["models", "--models-dir", store.path])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        let rows = list.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        XCTAssertEqual(rows.first { $0.first == "silero-vad" }, ["silero-vad", "2.5", "MB", "any", "installed", store.appendingPathComponent("silero-vad").path])
+        XCTAssertTrue(list.stdout.contains("No Whisper model is installed in \(store.path)"), list.stdout)
+
+        let info = try TestSupport.run(hark, ["models", "info", "--models-dir", store.path, "silero-vad"])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        XCTAssertTrue(info.stdout.hasPrefix("model        \(store.path)/silero-vad\nkind         speech detector"), info.stdout)
+        XCTAssertTrue(info.stdout.contains("file         silero_vad_16k_op15.onnx 1.3 MB\n"), info.stdout)
+        XCTAssertTrue(info.stdout.contains("file         LICENSE 0.0 MB\n"), info.stdout)
+
+        let transcribe = try TestSupport.run(hark, ["transcribe", "--models-dir", store.path, "--model", "silero-vad",
+                                                    TestSupport.sample("dentist-22k.ogg")])
+        XCTAssertEqual(transcribe.status, 1)
+        XCTAssertEqual(transcribe.stderr, "hark: 'silero-vad' is the speech detector, not a Whisper model; transcribe with one of tiny.en, base\n")
     }
 }

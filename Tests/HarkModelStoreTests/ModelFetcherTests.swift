@@ -142,7 +142,7 @@ final class ModelFetcherTests: XCTestCase {
 
     func testUnknownAndIncompleteModelsAreRefusedBeforeAnyRequest() throws {
         XCTAssertThrowsError(try fetcher(.builtIn).fetch("huge")) { error in
-            XCTAssertEqual("\(error)", "unknown model 'huge'; the catalogue has tiny.en, base, small")
+            XCTAssertEqual("\(error)", "unknown model 'huge'; the catalogue has tiny.en, base, small, silero-vad")
         }
         XCTAssertThrowsError(try fetcher(.builtIn).fetch("small")) { error in
             XCTAssertTrue("\(error)".hasPrefix("small cannot be installed: the two published wheels hold only"), "\(error)")

@@ -61,7 +61,7 @@ final class ModelStoreTests: XCTestCase {
         let store = ModelStore(explicit: nil, environment: ["HOME": home.path], executable: installed)
         XCTAssertThrowsError(try store.locate("decoy")) { error in
             XCTAssertEqual(error as? ModelStoreError, .notInstalled(name: "decoy", searched: [home.path + "/.local/share/hark/models"],
-                                                                  fetchCommand: nil, known: ["tiny.en", "base", "small"]))
+                                                                  fetchCommand: nil, known: ["tiny.en", "base", "small", "silero-vad"]))
         }
         XCTAssertThrowsError(try store.locate("base")) { error in
             XCTAssertTrue("\(error)".hasSuffix("; fetch it with: hark models fetch base"), "\(error)")
@@ -92,5 +92,33 @@ final class ModelStoreTests: XCTestCase {
         ])
         XCTAssertEqual(try store.locate("base-int8").path, first.appendingPathComponent("base-int8.safetensors").path)
         XCTAssertEqual(try store.locate("base").path, second.appendingPathComponent("base").path)
+    }
+
+    /// The speech detector's directory has no model.bin: it is listed (as a speech detector)
+    /// when it holds the catalogue's files, found by `locateSpeechDetector`, and refused with
+    /// a clear line where a Whisper model is wanted.
+    func testTheSpeechDetectorIsListedButIsNotAWhisperModel() throws {
+        let store = directory.appendingPathComponent("store")
+        let vad = store.appendingPathComponent("silero-vad")
+        try FileManager.default.createDirectory(at: vad, withIntermediateDirectories: true)
+        try Data(count: 8).write(to: vad.appendingPathComponent("silero_vad_16k_op15.onnx"))
+        try Data(count: 4).write(to: vad.appendingPathComponent("silero_vad_16k.safetensors"))
+        let models = ModelStore(explicit: store.path, executable: nil)
+        XCTAssertEqual(models.installed(), [], "without its LICENSE the directory is not the catalogue's model")
+        XCTAssertThrowsError(try models.locateSpeechDetector("silero-vad")) { error in
+            XCTAssertEqual("\(error)", "model 'silero-vad' is not installed (looked in \(store.path)); fetch it with: hark models fetch --models-dir \(store.path) silero-vad")
+        }
+
+        try Data(count: 2).write(to: vad.appendingPathComponent("LICENSE"))
+        XCTAssertEqual(models.installed().map { "\($0.name) \($0.location.path) \($0.kind) \($0.bytes)" },
+                       ["silero-vad \(vad.path) speechDetector 14"])
+        XCTAssertEqual(try models.locateSpeechDetector("silero-vad").path, vad.path)
+        XCTAssertThrowsError(try models.locate("silero-vad")) { error in
+            XCTAssertEqual("\(error)", "'silero-vad' is the speech detector, not a Whisper model; transcribe with one of tiny.en, base")
+        }
+        // A Whisper model's name is not a speech detector.
+        try FileManager.default.createDirectory(at: store.appendingPathComponent("base"), withIntermediateDirectories: true)
+        try Data(count: 10).write(to: store.appendingPathComponent("base/model.bin"))
+        XCTAssertThrowsError(try models.locateSpeechDetector("base"))
     }
 }

@@ -46,6 +46,16 @@ public enum TestSupport {
         return directory
     }
 
+    /// The installed speech detector's directory (`silero-vad`, with its weight files), or an error
+    /// telling how to install it: tests of the detector fail without it, they do not skip.
+    public static func speechDetectorDirectory() throws -> URL {
+        let directory = modelStore.appendingPathComponent("silero-vad")
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("silero_vad_16k_op15.onnx").path) else {
+            throw MissingModel(name: "silero-vad", store: modelStore.path)
+        }
+        return directory
+    }
+
     /// The `hark` executable built beside the test bundle (Scripts/test builds it); an error,
     /// not a skip, when it is missing.
     public static func harkExecutable() throws -> String {

@@ -269,6 +269,35 @@ void hark_kernels_refresh_dispatch(void);
 /// AVX2 kernel. In multiply-adds per second; all zero without AVX2. For `hark-bench kernels`.
 void hark_multiply_ceiling(double seconds, double *fp32, double *int8_madd, double *int8_signed_chain);
 
+/* ---------------------------------------------------------------------------------------------
+ * Small float32 products (the speech detector, HarkSpeech)
+ * ------------------------------------------------------------------------------------------- */
+
+/// Flag for hark_f32_gemm_acc: max(C, 0) after the product.
+#define HARK_F32_RELU 1u
+
+/// C[m][n] += A[m][k] · B[k][n] (row-major, leading dimensions in floats), then ReLU with
+/// HARK_F32_RELU. B is stored k-major: a weight matrix [n][k] transposed once, so that each of
+/// its rows holds n output columns. n must be a multiple of 16 for the AVX2 kernels (4 rows ×
+/// 16 columns, or one row × 64 columns at a time; 4 × 32 with AVX-512F); otherwise the portable
+/// loop runs. Each output is accumulated in order of p, one fused multiply-add per term (the
+/// portable loop: only where fmaf is fast, else a multiply and an add).
+void hark_f32_gemm_acc(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                       const float *b, size_t ldb, float *c, size_t ldc, unsigned flags);
+
+/// The portable loop of hark_f32_gemm_acc (any n), for tests.
+void hark_f32_gemm_acc_portable(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                                const float *b, size_t ldb, float *c, size_t ldc, unsigned flags);
+
+/// An LSTM cell of `n` units after its products: `gates` holds the 4·n pre-activations in the
+/// order i, f, g, o (PyTorch's); `cell` and `hidden` (n each) are updated in place:
+/// c = σ(f)·c + σ(i)·tanh(g), h = σ(o)·tanh(c). AVX2 (n a multiple of 8) or portable; σ and
+/// tanh within 3e-7 of libm's on both paths.
+void hark_f32_lstm_cell(const float *gates, float *cell, float *hidden, size_t n);
+
+/// The portable path of hark_f32_lstm_cell, for tests.
+void hark_f32_lstm_cell_portable(const float *gates, float *cell, float *hidden, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
