@@ -42,7 +42,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -86,18 +85,6 @@ static int use_avx2(void) {
 const char *hark_kernels_implementation(void) { return use_avx2() ? "avx2" : "portable"; }
 
 int hark_kernels_use_avx2(void) { return use_avx2(); }
-
-// 0 = not set: the online CPUs, at most 8.
-static size_t thread_count;
-
-void hark_set_thread_count(size_t count) { __atomic_store_n(&thread_count, count, __ATOMIC_RELAXED); }
-
-size_t hark_thread_count(void) {
-    size_t count = __atomic_load_n(&thread_count, __ATOMIC_RELAXED);
-    if (count > 0) return count;
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    return online < 1 ? 1 : (online > 8 ? 8 : (size_t)online);
-}
 
 void hark_kernels_refresh_dispatch(void) { __atomic_store_n(&dispatch_state, 0, __ATOMIC_RELAXED); }
 

@@ -31,8 +31,8 @@ public enum Int8MatrixProduct {
         return (fp32, int8, chain)
     }
 
-    /// The threads a product is shared by unless told otherwise: the process-wide count
-    /// (`ComputeThreads.set`, else the online CPUs, at most 8).
+    /// The threads a product is shared by unless told otherwise: the thread count of the
+    /// calling thread's pool (`hark_thread_count`).
     public static var maximumThreads: Int { max(1, hark_thread_count()) }
 
     /// `x` (row-major `rows` × `weights.columns`) times `weightsᵀ`, plus `bias`, optionally

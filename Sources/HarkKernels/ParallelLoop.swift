@@ -3,12 +3,14 @@
 import CHarkKernels
 
 /// Runs the iterations of a loop on the compute threads (``hark_parallel_for``): the calling
-/// thread and up to `hark_thread_count() - 1` workers that spin briefly between jobs, so that
-/// the short parallel steps of the decoder do not pay for waking a thread each time.
+/// thread and up to `hark_thread_count() - 1` workers of its current pool (`hark_pool_enter`,
+/// else the default pool) that spin briefly between jobs, so that the short parallel steps of
+/// the decoder do not pay for waking a thread each time.
 public enum ParallelLoop {
     /// Runs `body(i)` for every `i` in `0..<iterations`, in any order and at the same time on
     /// several threads, and returns when all have run. A call made from inside `body`, or
-    /// while another thread's loop runs, runs its iterations serially on the calling thread.
+    /// while another thread's loop runs on the same pool, runs its iterations serially on the
+    /// calling thread.
     public static func run(_ iterations: Int, _ body: (Int) -> Void) {
         guard iterations > 1 else {
             if iterations == 1 { body(0) }

@@ -320,20 +320,26 @@ struct LayerNorm: Sendable {
     }
 }
 
-/// The number of threads the model uses. Every parallel loop is ours (``ParallelLoop``);
-/// OpenBLAS is kept on the calling thread: its own spinning worker threads would compete with
-/// ours for the same cores, which costs most on a busy machine.
+/// The threads the model uses. Every parallel loop is ours (``ParallelLoop``) and runs on
+/// the calling thread's pool: the ``ComputePool`` whose ``ComputePool/run(_:)`` it is inside,
+/// else the process's default pool (``set(_:)``). OpenBLAS is kept on the calling thread: its
+/// own spinning worker threads would compete with ours for the same cores, which costs most
+/// on a busy machine.
 public enum ComputeThreads {
     /// The most threads a parallel loop runs on (the caller and the pool's 15 workers).
     public static let maximum = 16
 
-    /// Sets the thread count for all later model calls, within 1...``maximum``.
+    /// The automatic thread count: the online CPUs, at most 8.
+    public static var automatic: Int { max(1, hark_automatic_thread_count()) }
+
+    /// Sets the default pool's thread count, within 1...``maximum``: that of every later model
+    /// call made outside a ``ComputePool/run(_:)``.
     public static func set(_ count: Int) {
         hark_set_thread_count(min(max(1, count), maximum))
         keepBLASSingleThreaded()
     }
 
-    /// The thread count in use.
+    /// The thread count of the calling thread's pool.
     public static var count: Int { max(1, hark_thread_count()) }
 
     /// Readies a program's process for the model; call it first thing. OpenBLAS is kept on

@@ -205,17 +205,56 @@ size_t hark_top_k(const float *x, size_t n, size_t k, int32_t *indices, float *v
 /// The largest of n scores (-INFINITY when n is 0). No NaN expected.
 float hark_max(const float *x, size_t n);
 
-/// The number of threads the model's parallel loops use (process-wide): set by
-/// hark_set_thread_count, else the online CPUs (at most 8).
+/* ---------------------------------------------------------------------------------------------
+ * Compute threads
+ *
+ * A pool owns up to 15 worker threads (started on its first parallel loop, as many as its
+ * thread count needs) and runs one loop at a time. Each thread has a current pool, set by
+ * hark_pool_enter; a thread without one (NULL) uses the process's default pool, whose count
+ * is hark_set_thread_count's. Loops on different pools run at the same time without sharing
+ * anything; a pool's workers have it as their current pool.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct hark_pool hark_pool;
+
+/// The online CPUs, at most 8 (read once).
+size_t hark_automatic_thread_count(void);
+
+/// A pool whose loops run on `threads` threads (the caller and threads - 1 workers): 0 means
+/// hark_automatic_thread_count(), more than 16 means 16. No thread starts yet. NULL only when
+/// out of memory.
+hark_pool *hark_pool_create(size_t threads);
+
+/// Stops and joins the pool's workers and frees it; waits for a loop another thread is
+/// running on it. The pool must not be any thread's current pool, nor be destroyed from one
+/// of its loops. NULL does nothing.
+void hark_pool_destroy(hark_pool *pool);
+
+/// Makes `pool` (NULL: the default pool) the calling thread's current pool and returns the
+/// previous one, to be entered again when done (so that nested uses restore it).
+hark_pool *hark_pool_enter(hark_pool *pool);
+
+/// The calling thread's current pool (NULL: the default pool).
+hark_pool *hark_pool_current(void);
+
+/// A pool's thread count (NULL: the default pool's).
+size_t hark_pool_threads(const hark_pool *pool);
+
+/// The thread count of the calling thread's current pool: the pool's, or for the default
+/// pool hark_set_thread_count's value, else hark_automatic_thread_count().
 size_t hark_thread_count(void);
+
+/// Sets the default pool's thread count (0: automatic). Threads with a pool of their own are
+/// not affected.
 void hark_set_thread_count(size_t count);
 
 /// One iteration of hark_parallel_for.
 typedef void (*hark_loop_body)(void *context, size_t index);
 
-/// Runs body(context, i) for every i < count on up to hark_thread_count() threads (the caller
-/// and spinning workers) and returns when all are done. Runs serially inside another
-/// hark_parallel_for or while another thread's loop is running.
+/// Runs body(context, i) for every i < count on up to hark_thread_count() threads of the
+/// calling thread's current pool (the caller and that pool's spinning workers) and returns
+/// when all are done. Runs serially inside another hark_parallel_for or while another
+/// thread's loop is running on the same pool.
 void hark_parallel_for(size_t count, hark_loop_body body, void *context);
 
 /// Tunes the C allocator (glibc) for a process that runs the model: blocks up to 32 MB come
