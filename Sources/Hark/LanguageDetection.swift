@@ -35,6 +35,9 @@ extension Transcriber {
         do { window = try prepared.features.window(startingAt: 0, frames: frames) } catch {
             throw TranscriptionError(.audio, "\(error)")
         }
-        return WhisperWindowModel(model: model, configuration: configuration).languages(encoderOutput: model.encode(window), tokenizer: tokenizer)
+        return runOnOwnThreads {
+            WhisperWindowModel(model: model, configuration: configuration).languages(encoderOutput: model.encode(window),
+                                                                                     tokenizer: tokenizer)
+        }
     }
 }

@@ -23,8 +23,10 @@ public final class Transcriber: Sendable {
     public let modelName: String
     /// The precision the model computes in.
     public let computeType: ComputeType
-    /// The threads the model computes on.
-    public let threads: Int
+    /// The threads the model computes on, for each call.
+    public var threads: Int { pools.threads }
+    /// The compute threads, the transcriber's own.
+    private let pools: ComputePools
     /// The network.
     package let model: WhisperModel
     let configuration: ModelConfiguration
@@ -68,32 +70,47 @@ public final class Transcriber: Sendable {
         modelPath = location.path
         modelName = name
         self.computeType = computeType
-        self.threads = threads > 0 ? min(threads, ComputeThreads.maximum) : ComputeThreads.count
+        let pools = ComputePools(threads: threads)
+        self.pools = pools
+        // Loading quantizes and converts on the transcriber's own threads.
+        let loaded: (Concurrent<Tokenizer, TranscriptionError>, WhisperModel, ModelConfiguration)
         do throws(ModelError) {
-            if directory {
-                pendingTokenizer = Concurrent { () throws(TranscriptionError) in
-                    do throws(TokenizerError) { return try Tokenizer(modelDirectory: location) } catch { throw .tokenizer(error) }
-                }
-                model = try WhisperModel(at: location, computeType: computeType.network)
-                configuration = try ModelConfiguration(directory: location)
-                try configuration.check(vocabularySize: model.dimensions.vocabularySize,
-                                        source: location.appendingPathComponent("config.json").path)
-            } else {
-                let file = try SafetensorsFile(path: location.path)
-                let metadata = file.metadata
-                pendingTokenizer = Concurrent { () throws(TranscriptionError) in try Self.tokenizer(carriedBy: metadata, path: location.path) }
-                model = try WhisperModel(int8File: file, computeType: computeType.network)
-                guard let json = metadata[Int8ModelFile.Key.configuration] else {
-                    throw ModelError.badConfig(path: location.path, detail: "the file carries no config.json; make it again with hark quantize")
-                }
-                configuration = try ModelConfiguration(json: Data(json.utf8), source: location.path + " (config.json)")
-                try configuration.check(vocabularySize: model.dimensions.vocabularySize, source: location.path + " (config.json)")
-            }
+            loaded = try pools.run { () throws(ModelError) in try Self.load(location, directory: directory, computeType: computeType) }
         } catch {
             throw .model(error)
         }
+        (pendingTokenizer, model, configuration) = loaded
         if waitingForTokenizer { _ = try tokenizer() }
     }
+
+    /// The tokenizer (being read on another thread), the network and the configuration of the
+    /// model at `location`: a model directory, or an int8 file carrying the other two.
+    private static func load(_ location: URL, directory: Bool, computeType: ComputeType) throws(ModelError)
+        -> (Concurrent<Tokenizer, TranscriptionError>, WhisperModel, ModelConfiguration) {
+        if directory {
+            let tokenizer = Concurrent { () throws(TranscriptionError) in
+                do throws(TokenizerError) { return try Tokenizer(modelDirectory: location) } catch { throw .tokenizer(error) }
+            }
+            let model = try WhisperModel(at: location, computeType: computeType.network)
+            let configuration = try ModelConfiguration(directory: location)
+            try configuration.check(vocabularySize: model.dimensions.vocabularySize,
+                                    source: location.appendingPathComponent("config.json").path)
+            return (tokenizer, model, configuration)
+        }
+        let file = try SafetensorsFile(path: location.path)
+        let metadata = file.metadata
+        let tokenizer = Concurrent { () throws(TranscriptionError) in try Self.tokenizer(carriedBy: metadata, path: location.path) }
+        let model = try WhisperModel(int8File: file, computeType: computeType.network)
+        guard let json = metadata[Int8ModelFile.Key.configuration] else {
+            throw ModelError.badConfig(path: location.path, detail: "the file carries no config.json; make it again with hark quantize")
+        }
+        let configuration = try ModelConfiguration(json: Data(json.utf8), source: location.path + " (config.json)")
+        try configuration.check(vocabularySize: model.dimensions.vocabularySize, source: location.path + " (config.json)")
+        return (tokenizer, model, configuration)
+    }
+
+    /// Runs `body` on this transcriber's compute threads.
+    func runOnOwnThreads<T>(_ body: () -> T) -> T { pools.run(body) }
 
     /// Whether the model knows many languages (and can translate); English-only models do not.
     public var isMultilingual: Bool {
@@ -150,6 +167,14 @@ public final class Transcriber: Sendable {
                            cancellation: CancellationFlag? = nil,
                            progress: ((TranscriptionProgress) -> Void)? = nil) throws(TranscriptionError) -> Transcript {
         try options.validate()
+        return try pools.run { () throws(TranscriptionError) in
+            try transcribeOnThisThread(input, options: options, cancellation: cancellation, progress: progress)
+        }
+    }
+
+    /// ``transcribe(_:options:cancellation:progress:)`` on the calling thread's compute threads.
+    private func transcribeOnThisThread(_ input: AudioInput, options: TranscriptionOptions, cancellation: CancellationFlag?,
+                                        progress: ((TranscriptionProgress) -> Void)?) throws(TranscriptionError) -> Transcript {
         var prepared = try PreparedAudio(input, melCount: model.dimensions.melCount)
         // The last window ends on a whole 10-ms frame, short of the duration by a fraction of
         // one: a finished transcription reports the whole recording done.

@@ -26,10 +26,10 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let threads = OptionBounds.explicitThreads(threads) { ComputeThreads.set(threads) }
         let directory = try ModelStore(explicit: modelsDir).find(model)
         let loadStarted = Date()
-        let transcriber = try Transcriber(modelAt: directory, computeType: Hark.ComputeType(rawValue: computeType) ?? .int8)
+        let transcriber = try Transcriber(modelAt: directory, computeType: Hark.ComputeType(rawValue: computeType) ?? .int8,
+                                          threads: OptionBounds.explicitThreads(threads) ?? 0)
         let load = Date().timeIntervalSince(loadStarted)
         var options = TranscriptionOptions()
         options.beamSize = beamSize

@@ -196,7 +196,6 @@ struct EvalCommand: ParsableCommand {
                 }
             }
         }
-        if let threads = OptionBounds.explicitThreads(threads) { ComputeThreads.set(threads) }
         let display = EvalProgressDisplay(console: console)
         var report = Evaluation(manifest: manifest, normalizer: normalizer)
             .run(systems, threads: OptionBounds.explicitThreads(threads)) { display.update($0) }

@@ -114,7 +114,6 @@ struct TranscribeCommand: ParsableCommand {
             throw ExitCode(2)
         }
         if inputs.files.isEmpty { throw ExitCode(1) }
-        if let threads = OptionBounds.explicitThreads(modelOptions.threads) { ComputeThreads.set(threads) }
 
         let transcriber: Transcriber
         let started = Date()

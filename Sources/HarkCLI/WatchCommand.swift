@@ -182,7 +182,6 @@ struct WatchRunCommand: ParsableCommand {
         }
 
         let threadCount = OptionBounds.explicitThreads(modelOptions.threads) ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
-        ComputeThreads.set(threadCount)
         var options = TranscriptionOptions()
         options.language = modelOptions.languageCode
         options.beamSize = modelOptions.beamSize

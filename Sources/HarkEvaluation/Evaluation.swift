@@ -11,20 +11,20 @@ public enum ComputeTypeSupport {
     public static let baseline = "float32"
 
     /// Loaders by compute type.
-    static let loaders: [String: @Sendable (URL) throws -> Transcriber] = [
-        "float32": { try Transcriber(modelAt: $0, computeType: .float32) },
-        "int8": { try Transcriber(modelAt: $0, computeType: .int8) },
+    static let loaders: [String: @Sendable (URL, Int) throws -> Transcriber] = [
+        "float32": { try Transcriber(modelAt: $0, computeType: .float32, threads: $1) },
+        "int8": { try Transcriber(modelAt: $0, computeType: .int8, threads: $1) },
     ]
 
     /// Whether the transcriber supports `computeType` yet.
     public static func isAvailable(_ computeType: String) -> Bool { loaders[computeType] != nil }
 
-    /// Loads the model in `directory` at `computeType`.
-    public static func load(_ directory: URL, computeType: String) throws -> Transcriber {
+    /// Loads the model in `directory` at `computeType`, on `threads` threads (0: automatic).
+    public static func load(_ directory: URL, computeType: String, threads: Int = 0) throws -> Transcriber {
         guard let loader = loaders[computeType] else {
             throw EvaluationError.computeTypeNotAvailable(computeType)
         }
-        return try loader(directory)
+        return try loader(directory, threads)
     }
 }
 
@@ -101,7 +101,7 @@ public struct Evaluation: Sendable {
                     progress: ((EvaluationProgress) -> Void)? = nil) -> EvaluationReport {
         var results: [SystemResult] = []
         for (index, system) in systems.enumerated() {
-            results.append(evaluate(system, index: index + 1, of: systems.count, progress: progress))
+            results.append(evaluate(system, index: index + 1, of: systems.count, threads: threads, progress: progress))
         }
         Self.attachComparisons(&results, systems: systems)
         return EvaluationReport(manifest: manifest.path, utteranceCount: manifest.entries.count,
@@ -109,7 +109,7 @@ public struct Evaluation: Sendable {
     }
 
     /// Evaluates one system.
-    public func evaluate(_ system: EvaluationSystem, index: Int = 1, of count: Int = 1,
+    public func evaluate(_ system: EvaluationSystem, index: Int = 1, of count: Int = 1, threads: Int? = nil,
                          progress: ((EvaluationProgress) -> Void)? = nil) -> SystemResult {
         var result = SystemResult(model: system.model, modelDirectory: system.modelDirectory.path,
                                    computeType: system.computeType, beamSize: system.options.beamSize)
@@ -128,7 +128,7 @@ public struct Evaluation: Sendable {
         let loadStart = clock.now
         let transcriber: Transcriber
         do {
-            transcriber = try ComputeTypeSupport.load(system.modelDirectory, computeType: system.computeType)
+            transcriber = try ComputeTypeSupport.load(system.modelDirectory, computeType: system.computeType, threads: threads ?? 0)
         } catch {
             result.loadError = "\(error)"
             result.failures = total
