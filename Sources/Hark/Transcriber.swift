@@ -15,9 +15,10 @@ package import HarkTokenizer
 /// }
 /// ```
 ///
-/// Each transcriber computes on threads of its own (``threads``), so transcribers in one
-/// process work at once without slowing each other beyond sharing the cores; calls on one
-/// transcriber from several tasks are safe and take turns with its threads.
+/// Each transcriber computes on threads of its own (``threads`` per call), so transcribers in
+/// one process work at once without slowing each other beyond sharing the cores; calls on one
+/// transcriber from several tasks are safe, each with threads of its own while it runs (the
+/// weights are shared).
 public final class Transcriber: Sendable {
     /// The model, as it was named when loaded.
     public let modelName: String

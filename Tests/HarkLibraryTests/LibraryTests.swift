@@ -114,7 +114,7 @@ final class LibraryTests: XCTestCase {
     }
 
     /// Two transcribers in one process, at once, on different recordings, each on its own
-    /// threads: each gives exactly what it gives alone.
+    /// threads, and two calls at once on one transcriber: each gives exactly what it gives alone.
     func testTwoTranscribersAtOnceGiveWhatEachGivesAlone() async throws {
         let first = try tiny(threads: 2), second = try tiny(threads: 1)
         XCTAssertEqual(first.threads, 2)
@@ -128,6 +128,14 @@ final class LibraryTests: XCTestCase {
         XCTAssertFalse(aloneB.segments.isEmpty)
         XCTAssertEqual(resultA, aloneA)
         XCTAssertEqual(resultB, aloneB)
+
+        // One transcriber, two calls at once: each call has threads of its own.
+        let aloneBOnFirst = try await first.transcript(of: .path(b))
+        async let sharedA = first.transcript(of: .path(a))
+        async let sharedB = first.transcript(of: .path(b))
+        let (oneA, oneB) = try await (sharedA, sharedB)
+        XCTAssertEqual(oneA, aloneA)
+        XCTAssertEqual(oneB, aloneBOnFirst)
     }
 
     /// Language detection on its own gives what a transcription detects, with every candidate.
