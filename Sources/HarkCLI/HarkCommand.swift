@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HarkKernels
+import HarkModel
 
 /// The `hark` command.
 public struct HarkCommand: ParsableCommand {
@@ -28,6 +29,7 @@ public struct HarkCommand: ParsableCommand {
         var text = "hark \(version)"
         if let commit = buildCommit() { text += " (commit \(commit.prefix(12)))" }
         return text + "\nint8 kernels: \(Int8MatrixProduct.implementation == "avx2" ? "AVX2" : "portable (no AVX2 on this CPU, or HARK_KERNELS=portable)")"
+            + "\nOpenBLAS core: \(ComputeThreads.blasCore)"
     }
 
     /// The commit HEAD named in the checkout whose `.build` holds this executable, if any.

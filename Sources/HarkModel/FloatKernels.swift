@@ -411,6 +411,15 @@ public enum ComputeThreads {
         return memory.bindMemory(to: Float.self, capacity: max(1, count))
     }
 
+    /// The core type OpenBLAS should be started with on this CPU (`OPENBLAS_CORETYPE`), when
+    /// the library took the CPU for an older one and runs slower kernels than it could; nil
+    /// when its own choice is fine. It is read when the library loads, so a program applies it
+    /// by starting itself again with the variable set.
+    public static var betterBLASCore: String? { hark_openblas_better_core().map { String(cString: $0) } }
+
+    /// The core type OpenBLAS runs.
+    public static var blasCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
     /// Keeps OpenBLAS on the calling thread (idempotent; done by every model load). Only
     /// calls into OpenBLAS when needed: setting the count restarts the server threads that
     /// ``prepareProcess()`` stopped.

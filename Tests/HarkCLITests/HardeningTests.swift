@@ -212,15 +212,19 @@ final class HardeningTests: XCTestCase {
     func testOutputsAreAllWrittenOrNone() throws {
         let out = directory.appendingPathComponent("out")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        // The note twice: its JSON is well over the 1-KiB limit, its text and subtitles under it.
+        let note = directory.appendingPathComponent("voice-note-16k.wav").path
+        let sample = TestSupport.sample("voice-note-16k.wav")
+        XCTAssertEqual(try TestSupport.run("/usr/bin/sox", [sample, sample, note]).status, 0)
         // No `trap '' XFSZ`: hark itself turns the signal into a failed write.
         let command = "ulimit -f 1; exec \"$0\" \"$@\""
         let limited = try TestSupport.run("/bin/bash", ["-c", command, try TestSupport.harkExecutable(), "transcribe",
-                                                         "--model", "tiny.en", "-f", "all", "-o", out.path,
-                                                         TestSupport.sample("voice-note-16k.wav")], environment: environment)
+                                                         "--model", "tiny.en", "-f", "all", "-o", out.path, note],
+                                          environment: environment)
         XCTAssertEqual(limited.status, 1, limited.stderr)
         XCTAssertTrue(limited.stderr.contains("File too large"), limited.stderr)
         XCTAssertEqual(names(out), [], "no output, and no temporary, of the failed input")
-        let unlimited = try run(["transcribe", "--model", "tiny.en", "-f", "all", "-o", out.path, TestSupport.sample("voice-note-16k.wav")])
+        let unlimited = try run(["transcribe", "--model", "tiny.en", "-f", "all", "-o", out.path, note])
         XCTAssertEqual(unlimited.status, 0, unlimited.stderr)
         let json = try Data(contentsOf: out.appendingPathComponent("voice-note-16k.json"))
         XCTAssertGreaterThan(json.count, 1024, "the limit did bite on the JSON")

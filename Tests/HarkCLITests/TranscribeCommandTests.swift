@@ -316,13 +316,32 @@ final class TranscribeCommandTests: XCTestCase {
         let result = try run(["--version"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n")
-        XCTAssertEqual(lines.count, 2, result.stdout)
+        XCTAssertEqual(lines.count, 3, result.stdout)
         XCTAssertTrue(lines.first?.hasPrefix("hark 0.") == true, result.stdout)
         let head = try TestSupport.run("/usr/bin/git", ["-C", TestSupport.repositoryRoot.path, "rev-parse", "HEAD"])
         if head.status == 0 {
             XCTAssertTrue(result.stdout.contains("(commit \(head.stdout.prefix(12)))"), result.stdout)
         }
-        XCTAssertTrue(lines.last?.hasPrefix("int8 kernels: ") == true, result.stdout)
+        XCTAssertTrue(lines[1].hasPrefix("int8 kernels: "), result.stdout)
+        XCTAssertTrue(lines[2].hasPrefix("OpenBLAS core: "), result.stdout)
+    }
+
+    /// Where OpenBLAS takes this CPU for an older one (Debian 12's on Sapphire Rapids: its
+    /// SSE3 kernels), hark starts again with the kernels the CPU can run; a core type the user
+    /// sets is kept.
+    func testOpenBLASRunsKernelsThisCPUCanRun() throws {
+        let flags = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+            .split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_CORETYPE"] = nil
+        let chosen = try TestSupport.run(try hark, ["--version"], environment: environment)
+        let core = chosen.stdout.split(separator: "\n").last.map { String($0.dropFirst("OpenBLAS core: ".count)) } ?? ""
+        if flags.contains("avx2") && flags.contains("fma") {
+            XCTAssertFalse(["Prescott", "Core2", "Penryn", "Nehalem", "Sandybridge"].contains(core), chosen.stdout)
+        }
+        environment["OPENBLAS_CORETYPE"] = "Prescott"
+        let kept = try TestSupport.run(try hark, ["--version"], environment: environment)
+        XCTAssertTrue(kept.stdout.hasSuffix("OpenBLAS core: Prescott\n"), kept.stdout)
     }
 
     func testHelpIsClear() throws {

@@ -42,7 +42,13 @@ final class EncoderAttentionTests: XCTestCase {
             let qkv = (0..<(rows * 3 * width)).map { sin(Float($0 % 7919) * 0.61 + Float($0 / 7919)) * 3 }
             let pieces = WhisperModel.encoderAttention(qkv: qkv, rows: rows, width: width, heads: heads)
             let whole = reference(qkv: qkv, rows: rows, width: width, heads: heads)
-            let differing = zip(pieces, whole).filter { $0.bitPattern != $1.bitPattern }.count
+            // Whisper's shapes to the bit. Odd row counts leave a last block of a row or two,
+            // which an OpenBLAS built for AVX-512 (SkylakeX) multiplies with other kernels than
+            // the whole: there, to rounding.
+            let exact = rows == 1500
+            let differing = zip(pieces, whole).filter {
+                exact ? $0.bitPattern != $1.bitPattern : abs($0 - $1) > 1e-5 * max(1, abs($1))
+            }.count
             XCTAssertEqual(differing, 0, "\(rows) rows, width \(width), \(heads) heads")
         }
     }
