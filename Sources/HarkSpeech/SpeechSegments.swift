@@ -87,6 +87,14 @@ public enum SpeechSegments {
         // the end of the last long enough silence and where speech resumed after it. Zero
         // means "none", as in the original (no real value can be 0).
         var temporaryEnd = 0, previousEnd = 0, nextStart = 0
+        /// Forgets the marks of the segment just ended (or split).
+        func clearMarks() { (previousEnd, nextStart, temporaryEnd) = (0, 0, 0) }
+        /// Back to silence: no segment open, no marks.
+        func closeSegment() {
+            currentStart = nil
+            triggered = false
+            clearMarks()
+        }
 
         for (index, probability) in probabilities.enumerated() {
             let position = window * index
@@ -105,21 +113,14 @@ public enum SpeechSegments {
                     // Still in silence since then: no segment is open; else the next one
                     // starts where speech resumed.
                     if nextStart < previousEnd {
-                        triggered = false
-                        currentStart = nil
+                        closeSegment()
                     } else {
                         currentStart = nextStart
+                        clearMarks()
                     }
-                    previousEnd = 0
-                    nextStart = 0
-                    temporaryEnd = 0
                 } else {
                     speeches.append(SpeechSegment(start: start, end: position))
-                    currentStart = nil
-                    previousEnd = 0
-                    nextStart = 0
-                    temporaryEnd = 0
-                    triggered = false
+                    closeSegment()
                     continue
                 }
             }
@@ -130,11 +131,7 @@ public enum SpeechSegments {
                 if let start = currentStart, Double(temporaryEnd - start) > minSpeechSamples {
                     speeches.append(SpeechSegment(start: start, end: temporaryEnd))
                 }
-                currentStart = nil
-                previousEnd = 0
-                nextStart = 0
-                temporaryEnd = 0
-                triggered = false
+                closeSegment()
                 continue
             }
         }
