@@ -177,20 +177,8 @@ public final class Transcriber: Sendable {
     private func transcribeOnThisThread(_ input: AudioInput, options: TranscriptionOptions, cancellation: CancellationFlag?,
                                         progress: ((TranscriptionProgress) -> Void)?) throws(TranscriptionError) -> Transcript {
         var prepared = try PreparedAudio(input, melCount: model.dimensions.melCount)
-        // The last window ends on a whole 10-ms frame, short of the duration by a fraction of
-        // one: a finished transcription reports the whole recording done.
-        var reportedAll = false
-        let reporting = progress.map { report in
-            { (update: TranscriptionProgress) in
-                reportedAll = update.secondsDone >= update.duration
-                report(update)
-            }
-        }
         var transcript = try transcribe(features: &prepared.features, duration: prepared.duration, options: options,
-                                        cancellation: cancellation, progress: reporting)
-        if let progress, !reportedAll {
-            progress(TranscriptionProgress(secondsDone: prepared.duration, duration: prepared.duration, newSegments: []))
-        }
+                                        cancellation: cancellation, progress: progress)
         transcript.statistics.features += prepared.firstPass
         transcript.model = modelName
         transcript.computeType = computeType

@@ -41,10 +41,13 @@ enum LongForm {
         var decoder = model.makeDecoder(tokenizer: tokenizer, options: options)
         var segments: [Segment] = []
         var seek = 0
+        /// The audio done once the windows before `seek` are: the whole recording after the
+        /// last window (whose last 10-ms frame ends short of the duration by a fraction of one).
+        func secondsDone() -> Double { seek >= contentFrames ? duration : min(duration, Double(seek) / framesPerSecond) }
         /// Moves past a window that leaves no segment.
         func skip(_ window: WindowSpan) {
             seek = window.end
-            progress?(TranscriptionProgress(secondsDone: Double(seek) / framesPerSecond, duration: duration, newSegments: []))
+            progress?(TranscriptionProgress(secondsDone: secondsDone(), duration: duration, newSegments: []))
         }
 
         // A 0% report as soon as the duration is known, before the first window's decoding.
@@ -82,7 +85,7 @@ enum LongForm {
             segments += newSegments
             prompts.finishWindow(temperature: decoded.temperature)
             seek = nextSeek
-            progress?(TranscriptionProgress(secondsDone: min(duration, Double(seek) / framesPerSecond),
+            progress?(TranscriptionProgress(secondsDone: secondsDone(),
                                             duration: duration, newSegments: newSegments))
         }
         var transcript = Transcript(language: language.code, languageProbability: language.probability,
